@@ -1,0 +1,3 @@
+from subgroups.cli import main
+
+main()

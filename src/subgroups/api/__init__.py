@@ -1,0 +1,1 @@
+"""The HTTP surface: the only package that imports the web framework."""

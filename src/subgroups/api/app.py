@@ -1,0 +1,61 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from subgroups.api.errors import (
+    HttpError,
+    handle_domain_error,
+    handle_http_error,
+    handle_starlette_error,
+)
+from subgroups.api.middleware import RequestContext
+from subgroups.api.routes.health import healthz, readyz
+from subgroups.api.routes.set_status import set_status_v1
+from subgroups.config import Settings
+from subgroups.container import Services, build_services
+from subgroups.errors import SubgroupsError
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/subscription/status/set", set_status_v1, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """The application. Pass `services` to share them (tests); otherwise they are built here."""
+    built = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if services is None:
+            await built.aclose()
+
+    app = Starlette(
+        routes=routes(),
+        middleware=[Middleware(RequestContext)],
+        exception_handlers={
+            SubgroupsError: handle_domain_error,
+            HttpError: handle_http_error,
+            HTTPException: handle_starlette_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = built
+    return app
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` and `subgroups serve`: settings from the environment."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,52 @@
+"""Reading a POST body as a JSON object, refusing what the contract refuses (§1)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+from starlette.requests import Request
+
+from subgroups.api.errors import HttpError
+from subgroups.errors import InvalidRequest
+
+MAX_BODY_BYTES: Final = 1024 * 1024
+NOT_AN_OBJECT: Final = "Request body must be a JSON object"
+
+
+def check_media_type(request: Request) -> None:
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return  # accepted when the body parses as JSON
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise HttpError(415, "Unsupported Media Type")
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refusing (413) one over the cap before reading past it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        if not declared.isdigit():
+            raise HttpError(400, "Invalid Content-Length header")
+        raise HttpError(413, "Request body too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HttpError(413, "Request body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    check_media_type(request)
+    raw = await read_body(request)
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(NOT_AN_OBJECT) from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(NOT_AN_OBJECT)
+    return value

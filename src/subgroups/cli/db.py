@@ -1,0 +1,42 @@
+"""`subgroups db`: schema migrations."""
+
+from __future__ import annotations
+
+import click
+
+from subgroups.cli.runner import common, emit, run, settings_for
+from subgroups.container import Services
+from subgroups.storage.migrate import current_revision, head_revision, upgrade
+
+
+@click.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@common
+def db_upgrade(database_url: str | None, as_json: bool) -> None:
+    """Migrate the database to the newest schema (creating it if needed)."""
+    settings = settings_for(database_url)
+    upgrade(settings.database_url)
+    head = head_revision()
+    emit({"revision": head}, f"database is at revision {head}", as_json=as_json)
+
+
+@db.command("current")
+@common
+def db_current(database_url: str | None, as_json: bool) -> None:
+    """Show the database's schema revision and whether it is the newest."""
+
+    async def action(services: Services) -> str | None:
+        return await current_revision(services.db)
+
+    current = run(database_url, as_json, action, require_schema=False)
+    head = head_revision()
+    state = "current" if current == head else f"behind (newest is {head})"
+    emit(
+        {"revision": current, "head": head, "current": current == head},
+        f"revision {current or '(none)'}: {state}",
+        as_json=as_json,
+    )

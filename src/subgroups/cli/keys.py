@@ -1,0 +1,86 @@
+"""`subgroups key`: API keys."""
+
+from __future__ import annotations
+
+import click
+
+from subgroups.cli.render import key_doc
+from subgroups.cli.runner import common, emit, run
+from subgroups.container import Services
+from subgroups.domain.models import ApiKey, NewApiKey, Permission
+
+
+@click.group()
+def key() -> None:
+    """API keys."""
+
+
+@key.command("create")
+@click.option("--workspace", "workspace_id", type=int, required=True, help="Workspace id.")
+@click.option("--name", default="", help="A label for people.")
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    type=click.Choice([p.value for p in Permission]),
+    help="Repeat for several. Default: all.",
+)
+@click.option(
+    "--allow-ip", "allowed_ips", multiple=True, metavar="CIDR", help="Repeatable. Default: any."
+)
+@common
+def key_create(
+    workspace_id: int,
+    name: str,
+    permissions: tuple[str, ...],
+    allowed_ips: tuple[str, ...],
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Create an API key. Its secret is printed now and never again."""
+
+    async def action(services: Services) -> NewApiKey:
+        return await services.keys.create(
+            workspace_id=workspace_id, name=name, permissions=permissions, allowed_ips=allowed_ips
+        )
+
+    new = run(database_url, as_json, action)
+    doc = {
+        "id": new.key.id,
+        "key": new.secret,
+        "workspace_id": new.key.workspace_id,
+        "permissions": sorted(p.value for p in new.key.permissions),
+    }
+    text = f"created key {new.key.id}; its secret (shown only now):\n{new.secret}"
+    emit(doc, text, as_json=as_json)
+
+
+@key.command("list")
+@click.option("--workspace", "workspace_id", type=int, default=None, help="Only this workspace.")
+@common
+def key_list(workspace_id: int | None, database_url: str | None, as_json: bool) -> None:
+    """List API keys (never their secrets)."""
+
+    async def action(services: Services) -> list[ApiKey]:
+        return await services.keys.list(workspace_id=workspace_id)
+
+    found = run(database_url, as_json, action)
+    text = "\n".join(
+        f"{k.id}\t{k.prefix}…\tworkspace {k.workspace_id}\t{'revoked' if k.revoked_at else 'active'}"
+        f"\t{k.name}"
+        for k in found
+    )
+    emit({"keys": [key_doc(k) for k in found]}, text or "no keys", as_json=as_json)
+
+
+@key.command("revoke")
+@click.argument("key_id", type=int)
+@common
+def key_revoke(key_id: int, database_url: str | None, as_json: bool) -> None:
+    """Revoke an API key at once."""
+
+    async def action(services: Services) -> ApiKey:
+        return await services.keys.revoke(key_id=key_id)
+
+    revoked = run(database_url, as_json, action)
+    emit(key_doc(revoked), f"revoked key {revoked.id}", as_json=as_json)

@@ -1,0 +1,69 @@
+"""Domain values as the JSON documents the CLI prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from subgroups.domain.models import ApiKey, Group, ProfileView, StateChange, Workspace
+
+
+def workspace_doc(w: Workspace) -> dict[str, Any]:
+    return {"id": w.id, "name": w.name, "created_at": w.created_at}
+
+
+def key_doc(k: ApiKey) -> dict[str, Any]:
+    return {
+        "id": k.id,
+        "workspace_id": k.workspace_id,
+        "name": k.name,
+        "prefix": k.prefix,
+        "permissions": sorted(p.value for p in k.permissions),
+        "allowed_ips": [str(n) for n in k.allowed_networks],
+        "created_at": k.created_at,
+        "last_used_at": k.last_used_at,
+        "revoked_at": k.revoked_at,
+    }
+
+
+def group_doc(g: Group) -> dict[str, Any]:
+    return {
+        "id": g.id,
+        "workspace_id": g.workspace_id,
+        "name": g.name,
+        "channel": g.channel,
+        "description": g.description,
+        "created_at": g.created_at,
+        "archived_at": g.archived_at,
+    }
+
+
+def profile_doc(p: ProfileView) -> dict[str, Any]:
+    return {
+        "external_id": p.external_id,
+        "email": p.email,
+        "phone": p.phone,
+        "subscriptions": [
+            {"group_id": s.group_id, "state": s.state.value, "updated_at": s.updated_at}
+            for s in p.subscriptions
+        ],
+    }
+
+
+def change_doc(c: StateChange) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "workspace_id": c.workspace_id,
+        "profile_id": c.profile_id,
+        "external_id": c.external_id,
+        "email": c.email,
+        "phone": c.phone,
+        "subscription_group_id": c.subscription_group_id,
+        "channel": c.channel,
+        "old_state": c.old_state.value if c.old_state else None,
+        "new_state": c.new_state.value,
+        "occurred_at": c.occurred_at,
+        "source": c.source.value,
+        "api_key_id": c.api_key_id,
+        "request_id": c.request_id,
+        "client_ip": c.client_ip,
+    }

@@ -1,0 +1,154 @@
+"""`subgroups serve` and `subgroups demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+import uvicorn
+
+from subgroups.cli.runner import NOT_MIGRATED, fail, run, settings_for
+from subgroups.container import Services
+from subgroups.domain.models import Group, NewApiKey
+from subgroups.storage.migrate import upgrade
+
+DEMO_WORKSPACE = "Demo"
+DEMO_KEY_NAME = "demo"
+DEMO_GROUPS = (("Weekly newsletter", "email"), ("SMS alerts", "sms"))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _options(command: F) -> F:
+    for option in reversed(
+        [
+            click.option("--host", default="127.0.0.1", show_default=True),
+            click.option("--port", default=8000, show_default=True, type=int),
+            click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1)),
+            click.option("--database-url", default=None, metavar="URL"),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@click.command()
+@_options
+def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
+    """Serve the HTTP API."""
+    settings = settings_for(database_url)
+
+    async def current() -> bool:
+        from subgroups.container import build_services
+
+        services = build_services(settings)
+        try:
+            return await services.schema_is_current()
+        finally:
+            await services.aclose()
+
+    try:
+        migrated = asyncio.run(current())
+    except Exception as error:
+        fail(f"cannot check the database schema: {error}", as_json=False)
+    if not migrated:
+        fail(NOT_MIGRATED, as_json=False)
+    _serve(settings.database_url, host, port, workers)
+
+
+def _serve(database_url: str, host: str, port: int, workers: int) -> None:
+    # Worker processes build their own settings from the environment; hand them the database.
+    os.environ["SUBGROUPS_DATABASE_URL"] = database_url
+    uvicorn.run(
+        "subgroups.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        server_header=False,
+        # The client address is the socket's unless the operator trusts a proxy (SUBGROUPS_TRUSTED_PROXIES).
+        proxy_headers=False,
+        access_log=False,
+        log_level="warning",
+    )
+
+
+@click.command()
+@_options
+def demo(host: str, port: int, workers: int, database_url: str | None) -> None:
+    """Set up a demo workspace (once), print a fresh key and curl examples, and serve."""
+    settings = settings_for(database_url)
+    upgrade(settings.database_url)
+
+    async def action(services: Services) -> tuple[NewApiKey, list[Group]]:
+        workspaces = {w.name: w for w in await services.workspaces.list()}
+        workspace = workspaces.get(DEMO_WORKSPACE) or await services.workspaces.create(
+            name=DEMO_WORKSPACE
+        )
+        groups = {g.name: g for g in await services.groups.list(workspace_id=workspace.id)}
+        for name, channel in DEMO_GROUPS:
+            if name not in groups:
+                groups[name] = await services.groups.create(
+                    workspace_id=workspace.id, name=name, channel=channel
+                )
+        # A secret is shown only when created, so each run issues a new demo key and retires the old.
+        for old in await services.keys.list(workspace_id=workspace.id):
+            if old.name == DEMO_KEY_NAME and old.revoked_at is None:
+                await services.keys.revoke(key_id=old.id)
+        new = await services.keys.create(workspace_id=workspace.id, name=DEMO_KEY_NAME)
+        return new, [groups[name] for name, _ in DEMO_GROUPS]
+
+    new, (email_group, sms_group) = run(settings.database_url, False, action)
+    base = f"http://{host}:{port}"
+    click.echo(_banner(base, new, email_group, sms_group, settings.redacted_database_url()))
+    _serve(settings.database_url, host, port, workers)
+
+
+def _curl(base: str, path: str, body: str, key: str | None) -> str:
+    auth = f"  -H {shlex.quote('Authorization: Bearer ' + key)} \\\n" if key else ""
+    return (
+        f"curl -X POST {base}{path} \\\n"
+        f"  -H 'Content-Type: application/json' \\\n{auth}"
+        f"  -d {shlex.quote(body)}"
+    )
+
+
+def _banner(base: str, new: NewApiKey, email_group: Group, sms_group: Group, db: str) -> str:
+    email_body = (
+        f'{{"subscription_group_id": "{email_group.id}", "subscription_state": "unsubscribed",'
+        f' "external_id": "user-1", "email": "person@example.com"}}'
+    )
+    sms_body = (
+        f'{{"subscription_group_id": "{sms_group.id}", "subscription_state": "subscribed",'
+        f' "phone": ["+12223334444", "+14155552671"]}}'
+    )
+    legacy_body = (
+        f'{{"api_key": "{new.secret}", "subscription_group_id": "{email_group.id}",'
+        f' "subscription_state": "subscribed", "email": "person@example.com"}}'
+    )
+    return "\n".join(
+        [
+            "subgroups demo",
+            f"  database:         {db}",
+            f"  workspace:        {new.key.workspace_id} ({DEMO_WORKSPACE})",
+            f"  API key:          {new.secret}",
+            f"  email group id:   {email_group.id} ({email_group.name})",
+            f"  SMS group id:     {sms_group.id} ({sms_group.name})",
+            f"  serving on:       {base}",
+            "",
+            "Unsubscribe a user from the email group:",
+            _curl(base, "/subscription/status/set", email_body, new.secret),
+            "",
+            "Subscribe two phone numbers to the SMS group:",
+            _curl(base, "/subscription/status/set", sms_body, new.secret),
+            "",
+            "The legacy form, with the key in the body:",
+            _curl(base, "/subscription/status/set", legacy_body, None),
+            "",
+        ]
+    )

@@ -1,0 +1,60 @@
+"""The composition root: builds the database, stores and services once, from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from subgroups.config import Settings
+from subgroups.services.groups import GroupService
+from subgroups.services.keys import KeyService
+from subgroups.services.ports import Clock, SystemClock
+from subgroups.services.subscriptions import SubscriptionService
+from subgroups.services.workspaces import WorkspaceService
+from subgroups.storage.engine import Database
+from subgroups.storage.groups import SqlGroupStore
+from subgroups.storage.keys import SqlKeyStore
+from subgroups.storage.migrate import is_current
+from subgroups.storage.subscriptions import SqlSubscriptionStore
+from subgroups.storage.workspaces import SqlWorkspaceStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    workspaces: WorkspaceService
+    keys: KeyService
+    groups: GroupService
+    subscriptions: SubscriptionService
+
+    async def schema_is_current(self) -> bool:
+        return await is_current(self.db)
+
+    async def aclose(self) -> None:
+        await self.db.dispose()
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    db = Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
+    workspaces = SqlWorkspaceStore(db)
+    groups = SqlGroupStore(db)
+    return Services(
+        settings=settings,
+        db=db,
+        workspaces=WorkspaceService(workspaces=workspaces, clock=clock),
+        keys=KeyService(
+            keys=SqlKeyStore(db),
+            workspaces=workspaces,
+            clock=clock,
+            cache_seconds=settings.key_cache_seconds,
+        ),
+        groups=GroupService(groups=groups, workspaces=workspaces, clock=clock),
+        subscriptions=SubscriptionService(
+            groups=groups, store=SqlSubscriptionStore(db), clock=clock
+        ),
+    )

@@ -1,0 +1,62 @@
+"""The domain's exceptions. Every failure a caller can cause is one of these.
+
+    SubgroupsError
+     ├── InvalidRequest        the input breaks a rule; nothing was changed (HTTP 400)
+     │    └── ItemRejected     one object of a multi-group request broke a rule (carries its position)
+     ├── AuthenticationFailed  no key, or not a key we know (HTTP 401)
+     ├── PermissionDenied      a known key that may not do this (HTTP 403)
+     ├── RateLimited           the workspace spent its budget (HTTP 429)
+     ├── NotFound              an admin referred to something that does not exist
+     ├── Conflict              an admin tried to create a duplicate
+     └── SchemaNotCurrent      the database needs `subgroups db upgrade`
+
+`message` is the exact text a client receives; the contract fixes most of them.
+"""
+
+from __future__ import annotations
+
+
+class SubgroupsError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(SubgroupsError):
+    pass
+
+
+class ItemRejected(InvalidRequest):
+    """A v2 group object failed; `position` is its index in `subscription_groups`."""
+
+    def __init__(self, position: int, cause: InvalidRequest) -> None:
+        super().__init__(cause.message)
+        self.position = position
+        self.cause = cause
+
+
+class AuthenticationFailed(SubgroupsError):
+    def __init__(self) -> None:
+        super().__init__("Invalid API key")
+
+
+class PermissionDenied(SubgroupsError):
+    pass
+
+
+class RateLimited(SubgroupsError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Rate limit exceeded")
+        self.retry_after = retry_after
+
+
+class NotFound(SubgroupsError):
+    pass
+
+
+class Conflict(SubgroupsError):
+    pass
+
+
+class SchemaNotCurrent(SubgroupsError):
+    pass

@@ -1,0 +1,62 @@
+"""Setting and reading subscription states."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from subgroups.domain.identifiers import normalise_email, normalise_external_id, normalise_phone
+from subgroups.domain.models import Actor, ProfileView, StateChange
+from subgroups.domain.subscriptions import GroupRequest, plan, requested_group_id
+from subgroups.errors import InvalidRequest, ItemRejected
+from subgroups.services.ports import Clock, GroupStore, IdentifierKind, SubscriptionStore
+
+_NORMALISE = {
+    "external_id": normalise_external_id,
+    "email": normalise_email,
+    "phone": normalise_phone,
+}
+
+
+class SubscriptionService:
+    def __init__(self, *, groups: GroupStore, store: SubscriptionStore, clock: Clock) -> None:
+        self._groups = groups
+        self._store = store
+        self._clock = clock
+
+    async def set_state(
+        self, *, workspace_id: int, request: GroupRequest, actor: Actor
+    ) -> list[str]:
+        """v1: one group object. Returns the non-fatal notes; raises InvalidRequest."""
+        try:
+            return await self.set_states(workspace_id=workspace_id, requests=[request], actor=actor)
+        except ItemRejected as rejected:
+            raise rejected.cause from None
+
+    async def set_states(
+        self, *, workspace_id: int, requests: Sequence[GroupRequest], actor: Actor
+    ) -> list[str]:
+        """Checks every object in order, then applies them all in one transaction.
+
+        Raises ItemRejected for the first object that breaks a rule; nothing is written then.
+        """
+        wanted = {gid for r in requests if (gid := requested_group_id(r)) is not None}
+        groups = await self._groups.find(workspace_id, wanted)
+        assignments = []
+        for position, request in enumerate(requests):
+            try:
+                assignments.append(plan(request, groups))
+            except InvalidRequest as error:
+                raise ItemRejected(position, error) from None
+        return await self._store.apply(
+            workspace_id=workspace_id, assignments=assignments, actor=actor, at=self._clock.now()
+        )
+
+    async def profiles(
+        self, *, workspace_id: int, kind: IdentifierKind, value: str
+    ) -> list[ProfileView]:
+        return await self._store.profiles(workspace_id, kind, [_NORMALISE[kind](value)])
+
+    async def changes(
+        self, *, workspace_id: int, after: int | None = None, limit: int | None = None
+    ) -> list[StateChange]:
+        return await self._store.changes(workspace_id, after=after, limit=limit)

@@ -1,0 +1,134 @@
+"""Connections, and every difference between SQLite and PostgreSQL.
+
+SQLite: WAL, foreign keys on, a busy timeout, `synchronous=FULL` by default so an acknowledged write
+survives a power cut, not just a process crash. Writes go through a separate engine whose transactions
+start with `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes can fail at once with
+SQLITE_BUSY when another connection wrote in between, which the busy timeout does not retry. That
+engine has one connection, so writers in one process queue in the pool instead of spinning on the
+file lock; reads use their own pool and never take the write lock.
+
+PostgreSQL: one pool for both; rows are locked explicitly (see `lock_keys`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+DialectName = Literal["sqlite", "postgresql"]
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def async_url(url: str) -> str:
+    """`sqlite:///x.db` or `postgresql://…` as the async driver URL SQLAlchemy needs."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return str(parsed.set(drivername="sqlite+aiosqlite"))
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(
+        f"unsupported database URL scheme {parsed.drivername!r}: use sqlite or postgresql"
+    )
+
+
+def sync_url(url: str) -> str:
+    """The URL Alembic uses: same database, through the async driver run synchronously."""
+    return async_url(url)
+
+
+def dialect_of(url: str) -> DialectName:
+    return "sqlite" if make_url(url).get_backend_name() == "sqlite" else "postgresql"
+
+
+def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the driver so that BEGIN is ours to write.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The engines of one database, and the dialect-specific statements the repositories need."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, sqlite_synchronous: str = "FULL") -> None:
+        self.url = url
+        self.dialect: DialectName = dialect_of(url)
+        driver_url = async_url(url)
+        if self.dialect == "sqlite":
+            self._writer = _sqlite_engine(
+                driver_url, synchronous=sqlite_synchronous, immediate=True, pool_size=1
+            )
+            self._reader = _sqlite_engine(
+                driver_url, synchronous=sqlite_synchronous, immediate=False, pool_size=pool_size
+            )
+        else:
+            self._writer = create_async_engine(driver_url, pool_size=pool_size, max_overflow=0)
+            self._reader = self._writer
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One unit of work that may write; committed (durably) when the block exits cleanly."""
+        async with self._writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction: a consistent view that takes no write lock."""
+        async with self._reader.connect() as conn, conn.begin():
+            yield conn
+
+    async def dispose(self) -> None:
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
+
+    def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT that understands ON CONFLICT in this dialect."""
+        return postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
+
+    async def lock_keys(self, conn: AsyncConnection, keys: Iterable[str]) -> None:
+        """Serialise transactions that touch the same identifiers, until commit.
+
+        PostgreSQL takes transaction-scoped advisory locks in sorted order, so two requests naming
+        overlapping identifiers in any order queue instead of deadlocking, and two requests for the
+        same new email cannot both create a profile. SQLite needs nothing: BEGIN IMMEDIATE already
+        admits one writer at a time.
+        """
+        if self.dialect != "postgresql":
+            return
+        ids = sorted({_lock_id(key) for key in keys})
+        if ids:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) AS k"),
+                {"ids": ids},
+            )
+
+    def for_update(self) -> bool:
+        """Whether row locks (SELECT … FOR UPDATE) exist and are needed in this dialect."""
+        return self.dialect == "postgresql"
+
+
+def _lock_id(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)

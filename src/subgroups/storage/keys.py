@@ -1,0 +1,92 @@
+"""API keys: stored as a hash of the secret, never the secret itself."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from subgroups.domain.models import ApiKey, Permission
+from subgroups.storage.engine import Database
+from subgroups.storage.tables import api_keys
+
+
+def key_from_row(row: Mapping[Any, Any]) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        permissions=frozenset(Permission(p) for p in row["permissions"].split()),
+        allowed_networks=tuple(ipaddress.ip_network(n) for n in row["allowed_ips"].split()),
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+    )
+
+
+class SqlKeyStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        *,
+        workspace_id: int,
+        name: str,
+        prefix: str,
+        secret_hash: str,
+        permissions: frozenset[Permission],
+        allowed_ips: Sequence[str],
+        at: datetime,
+    ) -> ApiKey:
+        values = {
+            "workspace_id": workspace_id,
+            "name": name,
+            "prefix": prefix,
+            "secret_hash": secret_hash,
+            "permissions": " ".join(sorted(p.value for p in permissions)),
+            "allowed_ips": " ".join(allowed_ips),
+            "created_at": at,
+        }
+        async with self._db.transaction() as conn:
+            key_id = (
+                await conn.execute(api_keys.insert().values(values).returning(api_keys.c.id))
+            ).scalar_one()
+        return key_from_row({**values, "id": key_id, "revoked_at": None, "last_used_at": None})
+
+    async def find_by_hash(self, secret_hash: str) -> ApiKey | None:
+        query = select(api_keys).where(api_keys.c.secret_hash == secret_hash)
+        async with self._db.snapshot() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return key_from_row(row) if row else None
+
+    async def list(self, workspace_id: int | None) -> list[ApiKey]:
+        query = select(api_keys).order_by(api_keys.c.id)
+        if workspace_id is not None:
+            query = query.where(api_keys.c.workspace_id == workspace_id)
+        async with self._db.snapshot() as conn:
+            return [key_from_row(row) for row in (await conn.execute(query)).mappings()]
+
+    async def revoke(self, key_id: int, *, at: datetime) -> ApiKey | None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=at)
+            )
+            row = (
+                (await conn.execute(select(api_keys).where(api_keys.c.id == key_id)))
+                .mappings()
+                .first()
+            )
+        return key_from_row(row) if row else None
+
+    async def touch(self, key_id: int, *, at: datetime) -> None:
+        async with self._db.transaction() as conn:
+            await conn.execute(
+                update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at)
+            )

@@ -1,0 +1,139 @@
+"""The schema, as SQLAlchemy Core tables. Migrations are generated from and checked against this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class Timestamp(TypeDecorator[datetime]):
+    """An aware UTC datetime on both backends (SQLite would otherwise hand back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", Timestamp(), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", ForeignKey("workspaces.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    # The first characters of the secret, shown in listings so an operator can tell keys apart.
+    Column("prefix", String(32), nullable=False),
+    # SHA-256 of the secret. Secrets are 256-bit random, so a fast hash is enough (no dictionary to try).
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("permissions", Text, nullable=False),  # space-separated Permission values
+    Column("allowed_ips", Text, nullable=False, default=""),  # space-separated CIDRs; empty = any
+    Column("created_at", Timestamp(), nullable=False),
+    Column("revoked_at", Timestamp()),
+    Column("last_used_at", Timestamp()),
+)
+
+subscription_groups = Table(
+    "subscription_groups",
+    metadata,
+    Column("pk", Integer, primary_key=True),
+    Column("workspace_id", ForeignKey("workspaces.id"), nullable=False),
+    Column("id", String(64), nullable=False),  # the public id clients send
+    Column("name", String(200), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("description", Text),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("archived_at", Timestamp()),
+    UniqueConstraint("workspace_id", "id"),
+    UniqueConstraint("workspace_id", "name"),
+    CheckConstraint("channel IN ('email', 'sms')", name="channel"),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("workspace_id", ForeignKey("workspaces.id"), nullable=False),
+    Column("external_id", String(512)),
+    Column("email", String(320)),
+    Column("phone", String(20)),
+    Column("created_at", Timestamp(), nullable=False),
+    UniqueConstraint("workspace_id", "external_id"),
+    Index(None, "workspace_id", "email"),
+    Index(None, "workspace_id", "phone"),
+)
+
+subscription_states = Table(
+    "subscription_states",
+    metadata,
+    Column("profile_id", ForeignKey("profiles.id"), primary_key=True),
+    Column("group_pk", ForeignKey("subscription_groups.pk"), primary_key=True),
+    Column("subscribed", Boolean, nullable=False),
+    Column("updated_at", Timestamp(), nullable=False),
+)
+
+state_changes = Table(
+    "state_changes",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("workspace_id", ForeignKey("workspaces.id"), nullable=False),
+    Column("profile_id", ForeignKey("profiles.id"), nullable=False),
+    Column("external_id", String(512)),
+    Column("email", String(320)),
+    Column("phone", String(20)),
+    Column("subscription_group_id", String(64), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("old_state", String(12)),
+    Column("new_state", String(12), nullable=False),
+    Column("occurred_at", Timestamp(), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("api_key_id", Integer),
+    Column("request_id", String(64)),
+    Column("client_ip", String(64)),
+    Index(None, "workspace_id", "id"),
+    Index(None, "workspace_id", "subscription_group_id", "occurred_at"),
+    Index(None, "profile_id", "id"),
+)

@@ -1,0 +1,40 @@
+"""Workspaces (tenants)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from subgroups.domain.models import Workspace
+from subgroups.errors import Conflict
+from subgroups.storage.engine import Database
+from subgroups.storage.tables import workspaces
+
+
+class SqlWorkspaceStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, *, name: str, at: datetime) -> Workspace:
+        try:
+            async with self._db.transaction() as conn:
+                result = await conn.execute(
+                    workspaces.insert().values(name=name, created_at=at).returning(workspaces.c.id)
+                )
+                return Workspace(result.scalar_one(), name, at)
+        except IntegrityError:
+            raise Conflict(f"A workspace named '{name}' already exists") from None
+
+    async def list(self) -> list[Workspace]:
+        async with self._db.snapshot() as conn:
+            rows = await conn.execute(select(workspaces).order_by(workspaces.c.id))
+            return [Workspace(*row) for row in rows]
+
+    async def get(self, workspace_id: int) -> Workspace | None:
+        async with self._db.snapshot() as conn:
+            row = (
+                await conn.execute(select(workspaces).where(workspaces.c.id == workspace_id))
+            ).first()
+            return Workspace(*row) if row else None
