@@ -219,7 +219,8 @@ class SqlSubscriptionStore:
                 subscription_states.c.profile_id.in_(targets),
             )
         )
-        current: dict[int, bool] = {pid: subscribed for pid, subscribed in rows}
+        # Not dict(rows): a result has .keys(), so dict() would read it as a mapping of columns.
+        current: dict[int, bool] = {pid: sub for pid, sub in rows}  # noqa: C416
         subscribed = state is State.SUBSCRIBED
         changed = sorted(pid for pid in targets if current.get(pid) is not subscribed)
         if not changed:

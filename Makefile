@@ -1,0 +1,41 @@
+# Developer commands. Each works on a fresh machine with Python 3.11+ and make: uv is bootstrapped
+# into .tools/ when it is not installed, and the locked environment is synced before anything runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV = $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+
+.PHONY: help uv sync run test check fmt bench
+
+help:
+	@echo "make run    set up and serve a demo on SQLite (prints an API key and group ids)"
+	@echo "make test   set up and run the whole test suite (SQLite and PostgreSQL)"
+	@echo "make check  formatting, lint, types and import layering"
+	@echo "make fmt    format and auto-fix"
+	@echo "make bench  benchmarks (writes BENCHMARKS.md)"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || test -x .tools/bin/uv || { \
+		echo "installing uv into .tools/"; \
+		python3 -m venv .tools && .tools/bin/python -m pip install --quiet uv; }
+
+sync: uv
+	@$(UV) sync --locked --quiet
+
+run: sync
+	$(UV) run subgroups demo
+
+test: sync
+	$(UV) run pytest
+
+check: sync
+	$(UV) run ruff format --check .
+	$(UV) run ruff check .
+	$(UV) run mypy
+	$(UV) run lint-imports
+
+fmt: sync
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+bench: sync
+	$(UV) run python -m bench

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+import pytest
+
+from subgroups.container import Services
+from tests.factories import Tenant, make_tenant
+
+
+@pytest.fixture
+async def tenant(services: Services) -> Tenant:
+    return await make_tenant(services)
