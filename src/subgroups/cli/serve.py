@@ -23,6 +23,16 @@ DEMO_GROUPS = (("Weekly newsletter", "email"), ("SMS alerts", "sms"))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# How the HTTP server runs, in one place so that benchmarks run their baseline app the same way.
+# uvicorn[standard] brings uvloop and httptools, which "auto" picks. The client address is the
+# socket's unless the operator trusts a proxy (SUBGROUPS_TRUSTED_PROXIES).
+UVICORN_OPTIONS: dict[str, Any] = {
+    "server_header": False,
+    "proxy_headers": False,
+    "access_log": False,
+    "log_level": "warning",
+}
+
 
 def _options(command: F) -> F:
     for option in reversed(
@@ -70,11 +80,7 @@ def _serve(database_url: str, host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        server_header=False,
-        # The client address is the socket's unless the operator trusts a proxy (SUBGROUPS_TRUSTED_PROXIES).
-        proxy_headers=False,
-        access_log=False,
-        log_level="warning",
+        **UVICORN_OPTIONS,
     )
 
 

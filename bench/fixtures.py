@@ -1,0 +1,172 @@
+"""The data a run needs: a scratch database, a workspace and key, seeded profiles, fresh groups.
+
+Everything is made through the services, as an operator's tools would; only the checks after a
+run read the tables directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+from sqlalchemy import text
+
+from bench.load import Mix
+from subgroups.config import Settings
+from subgroups.container import Services, build_services
+from subgroups.domain.models import Actor, Source
+from subgroups.domain.subscriptions import GroupRequest
+from subgroups.storage.migrate import upgrade
+
+T = TypeVar("T")
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+SEED_BATCH = 50
+
+
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'bench.db'}"
+
+
+def postgres_url(admin_url: str, name: str) -> str:
+    return f"{admin_url.rpartition('/')[0]}/{name}"
+
+
+async def _admin(admin_url: str, sql: str) -> None:
+    conn = await asyncpg.connect(admin_url, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def recreate_postgres(admin_url: str, name: str) -> str:
+    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    return postgres_url(admin_url, name)
+
+
+def drop_postgres(admin_url: str, name: str) -> None:
+    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass(frozen=True)
+class Tenant:
+    workspace_id: int
+    key: str
+
+
+class Fixture:
+    """One migrated database, a workspace with a key, and helpers to seed and inspect it."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.settings = Settings(database_url=database_url, db_pool_size=2)
+        upgrade(database_url)
+        self.tenant = self._run(self._tenant)
+
+    def _run(self, action: Callable[[Services], Awaitable[T]]) -> T:
+        async def go() -> T:
+            services = build_services(self.settings)
+            try:
+                return await action(services)
+            finally:
+                await services.aclose()
+
+        return asyncio.run(go())
+
+    async def _tenant(self, services: Services) -> Tenant:
+        workspace = await services.workspaces.create(name=f"bench {uuid.uuid4().hex[:8]}")
+        new = await services.keys.create(workspace_id=workspace.id, name="bench")
+        return Tenant(workspace.id, new.secret)
+
+    def new_group(self, name: str) -> str:
+        """A fresh email group: the first request to name a profile in it is a real change."""
+
+        async def action(services: Services) -> str:
+            group = await services.groups.create(
+                workspace_id=self.tenant.workspace_id,
+                name=f"{name} {uuid.uuid4().hex[:8]}",
+                channel="email",
+            )
+            return group.id
+
+        return self._run(action)
+
+    def seed(self, mix: Mix) -> None:
+        """Creates every profile the mix names, so that a run measures changes, not sign-ups."""
+        group_id = self.new_group("seed")
+        if mix.mode == "email":
+            values = [f"{mix.prefix}{i}@bench.example" for i in range(mix.pool)]
+            field = "email"
+        else:
+            values = [f"{mix.prefix}{i}" for i in range(mix.pool)]
+            field = "external_id"
+
+        async def action(services: Services) -> None:
+            for start in range(0, len(values), SEED_BATCH):
+                request = GroupRequest(
+                    group_id=group_id,
+                    state="subscribed",
+                    **{field: values[start : start + SEED_BATCH]},
+                )
+                await services.subscriptions.set_states(
+                    workspace_id=self.tenant.workspace_id,
+                    requests=[request],
+                    actor=Actor(Source.CLI),
+                )
+
+        self._run(action)
+
+    def count_changes(self, group_id: str) -> int:
+        async def action(services: Services) -> int:
+            async with services.db.snapshot() as conn:
+                result = await conn.execute(
+                    text("SELECT count(*) FROM state_changes WHERE subscription_group_id = :g"),
+                    {"g": group_id},
+                )
+                return int(result.scalar_one())
+
+        return self._run(action)
+
+    def lost_updates(self, group_id: str) -> tuple[int, int]:
+        """(changes checked, inconsistencies) for a group's history.
+
+        Each profile's change records must chain (every old_state is the previous new_state, the
+        first is unknown) and end in the state the profile has now. A lost update, where two
+        transactions both read the same state and both wrote, breaks the chain.
+        """
+
+        async def action(services: Services) -> tuple[int, int]:
+            async with services.db.snapshot() as conn:
+                changes = await conn.execute(
+                    text(
+                        "SELECT profile_id, old_state, new_state FROM state_changes"
+                        " WHERE subscription_group_id = :g ORDER BY id"
+                    ),
+                    {"g": group_id},
+                )
+                states = await conn.execute(
+                    text(
+                        "SELECT s.profile_id, s.subscribed FROM subscription_states s"
+                        " JOIN subscription_groups g ON g.pk = s.group_pk WHERE g.id = :g"
+                    ),
+                    {"g": group_id},
+                )
+                last: dict[int, str | None] = {}
+                checked = broken = 0
+                for profile_id, old, new in changes:
+                    checked += 1
+                    if last.get(profile_id) != old or old == new:
+                        broken += 1
+                    last[profile_id] = new
+                for profile_id, subscribed in states:
+                    if last.get(profile_id) != ("subscribed" if subscribed else "unsubscribed"):
+                        broken += 1
+                return checked, broken
+
+        return self._run(action)

@@ -1,0 +1,130 @@
+"""Writing the figures of a run into BENCHMARKS.md, between markers that keep the prose around them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.results import Row
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+
+@dataclass(frozen=True)
+class MemorySample:
+    backend: str
+    requests: int  # served by the worker so far
+    rss_kib: int
+
+
+@dataclass(frozen=True)
+class Consistency:
+    backend: str
+    connections: int
+    changes: int
+    inconsistent: int
+
+
+@dataclass
+class Report:
+    region: str
+    command: str
+    duration: str
+    machine: list[tuple[str, str]]
+    rows: list[Row]
+    memory: list[MemorySample] = field(default_factory=list)
+    consistency: list[Consistency] = field(default_factory=list)
+    log_findings: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+
+def find(
+    rows: list[Row], scenario: str, backend: str, connections: int, workers: int = 1
+) -> Row | None:
+    for row in rows:
+        if (row.scenario, row.backend, row.connections, row.workers) == (
+            scenario,
+            backend,
+            connections,
+            workers,
+        ):
+            return row
+    return None
+
+
+def results_table(rows: list[Row]) -> list[str]:
+    lines = [
+        "| scenario | backend | workers | connections | req/s | state changes/s | p50 ms | p99 ms"
+        " | failures | vs baseline |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        changes = f"{r.changes_per_s:,.0f}" if r.changes_per_s is not None else "-"
+        ratio = f"{r.ratio:.0%}" if r.ratio is not None else "-"
+        lines.append(
+            f"| {r.scenario} | {r.backend} | {r.workers} | {r.connections} | {r.rps:,.0f}"
+            f" | {changes} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.failures} | {ratio} |"
+        )
+    return lines
+
+
+def memory_table(samples: list[MemorySample]) -> list[str]:
+    lines: list[str] = []
+    for backend in dict.fromkeys(s.backend for s in samples):
+        mine = [s for s in samples if s.backend == backend]
+        first, last = mine[0], mine[-1]
+        growth = (last.rss_kib - first.rss_kib) / first.rss_kib if first.rss_kib else 0.0
+        peak = max(s.rss_kib for s in mine)
+        lines.append(
+            f"- {backend}, one worker: RSS {first.rss_kib / 1024:.1f} MiB after warm-up,"
+            f" {last.rss_kib / 1024:.1f} MiB after {last.requests:,} more requests"
+            f" ({growth:+.1%}); peak {peak / 1024:.1f} MiB."
+        )
+    return lines
+
+
+def render(report: Report) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Measured {now} with `{report.command}`: each run lasts {report.duration}, after a"
+        " warm-up, with wrk on the same machine.",
+        "",
+        "| machine | |",
+        "| --- | --- |",
+        *(f"| {name} | {value} |" for name, value in report.machine),
+        "",
+        *results_table(report.rows),
+        "",
+        *report.extra,
+    ]
+    if report.consistency:
+        lines += ["", "Overlapping batches, history check (lost updates):", ""]
+        lines += [
+            f"- {c.backend}, {c.connections} connections: {c.changes:,} state changes checked,"
+            f" {c.inconsistent} inconsistent."
+            for c in report.consistency
+        ]
+    if report.memory:
+        lines += ["", "Memory:", "", *memory_table(report.memory)]
+    if report.log_findings:
+        lines += ["", "Server logs (tracebacks, deadlocks, lock time-outs):", ""]
+        lines += [
+            f"- {who}: " + ", ".join(f"{word} {n}" for word, n in found.items())
+            for who, found in report.log_findings
+        ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write(report: Report, path: Path = BENCHMARKS) -> None:
+    start, end = f"<!-- bench:{report.region}:start -->", f"<!-- bench:{report.region}:end -->"
+    block = f"{start}\n{render(report)}{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: block, text)
+    else:
+        text = text.rstrip() + f"\n\n## Latest `{report.region}` run\n\n{block}\n"
+    path.write_text(text)
+    print(f"\nwrote {path.name} (section '{report.region}')")

@@ -1,0 +1,257 @@
+"""The benchmark suite: which runs, in which order, against which servers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import report
+from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, drop_postgres, recreate_postgres, sqlite_url
+from bench.load import LoadResult, Mix, ensure_wrk, run_wrk
+from bench.machine import describe
+from bench.results import Row
+from bench.servers import Server, baseline_command, free_port, running, service_command
+
+EMAIL = Mix("email", 2000, "e")
+EXT50 = Mix("ext50", 10_000, "x")
+OVERLAP = Mix("overlap", 200, "o")
+SCENARIO = {"email": "set, 1 email", "ext50": "set, 50 external ids", "overlap": "overlapping"}
+PG_DATABASE = "subgroups_bench"
+
+
+@dataclass
+class Plan:
+    quick: bool
+    duration: str
+    warmup: str
+    connections: tuple[int, ...]
+    backends: tuple[str, ...]
+    logs: Path
+    rows: list[Row] = field(default_factory=list)
+    memory: list[report.MemorySample] = field(default_factory=list)
+    consistency: list[report.Consistency] = field(default_factory=list)
+    log_findings: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+
+    def record(self, row: Row) -> None:
+        self.rows.append(row)
+        print(row.line(), flush=True)
+
+    def baseline(self, connections: int, workers: int = 1) -> float | None:
+        for row in self.rows:
+            if (row.backend, row.connections, row.workers) == ("-", connections, workers):
+                return row.rps
+        return None
+
+
+def parse_args(argv: list[str]) -> Plan:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", default=bool(os.environ.get("BENCH_QUICK")))
+    parser.add_argument(
+        "--backend", action="append", choices=["sqlite", "postgresql"], help="default: both"
+    )
+    args = parser.parse_args(argv)
+    quick: bool = args.quick
+    return Plan(
+        quick=quick,
+        duration=os.environ.get("BENCH_DURATION", "5s" if quick else "15s"),
+        warmup=os.environ.get("BENCH_WARMUP", "1s" if quick else "3s"),
+        connections=(16,) if quick else (4, 16, 64),
+        backends=tuple(args.backend or ("sqlite", "postgresql")),
+        logs=Path(tempfile.mkdtemp(prefix="subgroups-bench-")),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    plan = parse_args(sys.argv[1:] if argv is None else argv)
+    ensure_wrk()
+    machine = describe(POSTGRES_ADMIN_URL)
+    for name, value in machine:
+        print(f"{name}: {value}")
+    print(f"runs of {plan.duration} after a {plan.warmup} warm-up; logs in {plan.logs}\n")
+    run_baseline(plan, workers=1, connections_list=plan.connections)
+    if not plan.quick:
+        run_baseline(plan, workers=2, connections_list=(16,))
+    for backend in plan.backends:
+        with database(backend, plan) as url:
+            run_service(plan, backend, url, workers=1)
+            if not plan.quick:
+                run_workers(plan, backend, url)
+    report.write(plan_report(plan, machine))
+
+
+def plan_report(plan: Plan, machine: list[tuple[str, str]]) -> report.Report:
+    command = "make bench" + (" (quick: python -m bench --quick)" if plan.quick else "")
+    env = [f"{k}={os.environ[k]}" for k in ("BENCH_DURATION", "BENCH_WARMUP") if k in os.environ]
+    return report.Report(
+        region="quick" if plan.quick else "full",
+        command=" ".join([*env, command]) if env else command,
+        duration=plan.duration,
+        machine=machine,
+        rows=plan.rows,
+        memory=plan.memory,
+        consistency=plan.consistency,
+        log_findings=plan.log_findings,
+    )
+
+
+@contextmanager
+def database(backend: str, plan: Plan) -> Iterator[str]:
+    if backend == "sqlite":
+        yield sqlite_url(plan.logs)
+        return
+    url = recreate_postgres(POSTGRES_ADMIN_URL, PG_DATABASE)
+    try:
+        yield url
+    finally:
+        drop_postgres(POSTGRES_ADMIN_URL, PG_DATABASE)
+
+
+def run_baseline(plan: Plan, *, workers: int, connections_list: tuple[int, ...]) -> None:
+    port = free_port()
+    log = plan.logs / f"baseline-w{workers}.log"
+    with running(baseline_command(port, workers), port, log) as server:
+        load(server, plan, key="none", group_id="none", mix=EMAIL, connections=16, warmup=True)
+        for connections in connections_list:
+            result = load(
+                server, plan, key="none", group_id="none", mix=EMAIL, connections=connections
+            )
+            plan.record(
+                Row(
+                    "bare Starlette endpoint",
+                    "-",
+                    workers,
+                    connections,
+                    result.rps,
+                    result.p50_ms,
+                    result.p99_ms,
+                    failures=result.errors + result.bad_status,
+                )
+            )
+
+
+def load(
+    server: Server,
+    plan: Plan,
+    *,
+    key: str,
+    group_id: str,
+    mix: Mix,
+    connections: int,
+    warmup: bool = False,
+) -> LoadResult:
+    return run_wrk(
+        server.url,
+        key=key,
+        group_id=group_id,
+        mix=mix,
+        connections=connections,
+        duration=plan.warmup if warmup else plan.duration,
+    )
+
+
+def run_service(plan: Plan, backend: str, url: str, *, workers: int) -> None:
+    fixture = Fixture(url)
+    mixes = (EMAIL, EXT50) if plan.quick else (EMAIL, EXT50, OVERLAP)
+    for mix in mixes:
+        fixture.seed(mix)
+    port = free_port()
+    log = plan.logs / f"{backend}-w{workers}.log"
+    with running(service_command(url, port, workers), port, log) as server:
+        warm = fixture.new_group("warm-up")
+        load(
+            server,
+            plan,
+            key=fixture.tenant.key,
+            group_id=warm,
+            mix=EMAIL,
+            connections=16,
+            warmup=True,
+        )
+        served = 0
+        plan.memory.append(report.MemorySample(backend, served, sum(server.rss_kib())))
+        for mix in (EMAIL, EXT50):
+            for connections in plan.connections:
+                result = measure(plan, server, fixture, backend, workers, mix, connections)
+                served += result.requests
+                plan.memory.append(report.MemorySample(backend, served, sum(server.rss_kib())))
+        if not plan.quick:
+            for connections in (4, 64):
+                result = measure(plan, server, fixture, backend, workers, OVERLAP, connections)
+                served += result.requests
+                plan.memory.append(report.MemorySample(backend, served, sum(server.rss_kib())))
+        scan_log(plan, server, backend)
+
+
+def run_workers(plan: Plan, backend: str, url: str) -> None:
+    """Several worker processes on one database: how the figures move, and that nothing fails."""
+    fixture = Fixture(url)
+    counts = (2,) if backend == "postgresql" else (2, 4)
+    for workers in counts:
+        port = free_port()
+        log = plan.logs / f"{backend}-w{workers}.log"
+        with running(service_command(url, port, workers), port, log) as server:
+            warm = fixture.new_group("warm-up")
+            load(
+                server,
+                plan,
+                key=fixture.tenant.key,
+                group_id=warm,
+                mix=EMAIL,
+                connections=16,
+                warmup=True,
+            )
+            for mix in (EMAIL, EXT50):
+                measure(plan, server, fixture, backend, workers, mix, 16)
+            scan_log(plan, server, backend)
+
+
+def measure(
+    plan: Plan,
+    server: Server,
+    fixture: Fixture,
+    backend: str,
+    workers: int,
+    mix: Mix,
+    connections: int,
+) -> LoadResult:
+    group_id = fixture.new_group(f"{mix.mode} c{connections}")
+    result = load(
+        server, plan, key=fixture.tenant.key, group_id=group_id, mix=mix, connections=connections
+    )
+    changes = fixture.count_changes(group_id)
+    note = ""
+    if mix.mode == "overlap":
+        checked, broken = fixture.lost_updates(group_id)
+        plan.consistency.append(report.Consistency(backend, connections, checked, broken))
+        note = f"history checked: {checked:,} changes, {broken} inconsistent"
+    plan.record(
+        Row(
+            SCENARIO[mix.mode],
+            "SQLite" if backend == "sqlite" else "PostgreSQL",
+            workers,
+            connections,
+            result.rps,
+            result.p50_ms,
+            result.p99_ms,
+            failures=result.errors + result.bad_status,
+            changes_per_s=changes / result.seconds,
+            baseline_rps=plan.baseline(connections, workers),
+            note=note,
+        )
+    )
+    return result
+
+
+def scan_log(plan: Plan, server: Server, backend: str) -> None:
+    """Counts the failures a server logged: any traceback, and deadlocks or lock time-outs."""
+    text = server.log_text().lower()
+    found = {word: text.count(word) for word in ("traceback", "deadlock", "database is locked")}
+    plan.log_findings.append((f"{backend}, {len(server.workers())} worker(s)", found))
+    if any(found.values()):
+        print(f"!! {backend} server log: {found}; see {server.log}", flush=True)
