@@ -22,6 +22,8 @@ class Settings:
     # FULL: a 201 survives a power cut. NORMAL (WAL) survives a crash of the process only.
     sqlite_synchronous: str = "FULL"
     key_cache_seconds: float = 2.0
+    # How long the set endpoints trust a group they looked up (archival is re-checked on write).
+    group_cache_seconds: float = 2.0
     log_level: str = "INFO"
 
     @classmethod
@@ -32,6 +34,7 @@ class Settings:
             db_pool_size=_int(env, "SUBGROUPS_DB_POOL_SIZE", 10, minimum=1),
             sqlite_synchronous=env.get("SUBGROUPS_SQLITE_SYNCHRONOUS", "FULL").upper(),
             key_cache_seconds=_float(env, "SUBGROUPS_KEY_CACHE_SECONDS", 2.0),
+            group_cache_seconds=_float(env, "SUBGROUPS_GROUP_CACHE_SECONDS", 2.0),
             log_level=env.get("SUBGROUPS_LOG_LEVEL", "INFO").upper(),
         )
         settings.check()

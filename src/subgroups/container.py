@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from subgroups.config import Settings
+from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
 from subgroups.services.ports import Clock, SystemClock
@@ -42,7 +43,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         sqlite_synchronous=settings.sqlite_synchronous,
     )
     workspaces = SqlWorkspaceStore(db)
-    groups = SqlGroupStore(db)
+    groups = CachedGroupStore(SqlGroupStore(db), seconds=settings.group_cache_seconds)
     return Services(
         settings=settings,
         db=db,

@@ -7,20 +7,30 @@ SQLITE_BUSY when another connection wrote in between, which the busy timeout doe
 engine has one connection, so writers in one process queue in the pool instead of spinning on the
 file lock; reads use their own pool and never take the write lock.
 
-PostgreSQL: one pool for both; rows are locked explicitly (see `lock_keys`).
+The set endpoints' write path (`storage/subscriptions.py`) skips SQLAlchemy, whose per-statement
+cost is larger than the statements themselves there: on SQLite it runs in `SqliteWriter`, one
+thread with group commit (see `storage/group_commit.py`); on PostgreSQL it runs on a raw asyncpg
+pool of its own, one statement per request where it can.
+
+PostgreSQL: one SQLAlchemy pool for the rest; rows are locked explicitly (see `lock_keys`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
+import asyncpg
 from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from subgroups.storage.group_commit import SqliteWriter
 
 DialectName = Literal["sqlite", "postgresql"]
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -48,19 +58,23 @@ def dialect_of(url: str) -> DialectName:
     return "sqlite" if make_url(url).get_backend_name() == "sqlite" else "postgresql"
 
 
+def _configure_sqlite(dbapi_connection: Any, synchronous: str) -> None:
+    # Take over transaction control from the driver so that BEGIN is ours to write.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute(f"PRAGMA synchronous = {synchronous}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
 def _sqlite_engine(url: str, *, synchronous: str, immediate: bool, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
-        # Take over transaction control from the driver so that BEGIN is ours to write.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute(f"PRAGMA synchronous = {synchronous}")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
+        _configure_sqlite(dbapi_connection, synchronous)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
@@ -76,6 +90,10 @@ class Database:
         self.url = url
         self.dialect: DialectName = dialect_of(url)
         driver_url = async_url(url)
+        self._pool_size = pool_size
+        self._pg_pool: asyncpg.Pool | None = None
+        self._pg_pool_lock = asyncio.Lock()
+        self.sqlite_writer: SqliteWriter | None = None
         if self.dialect == "sqlite":
             self._writer = _sqlite_engine(
                 driver_url, synchronous=sqlite_synchronous, immediate=True, pool_size=1
@@ -83,6 +101,8 @@ class Database:
             self._reader = _sqlite_engine(
                 driver_url, synchronous=sqlite_synchronous, immediate=False, pool_size=pool_size
             )
+            path = make_url(url).database or ":memory:"
+            self.sqlite_writer = SqliteWriter(lambda: _sqlite_connect(path, sqlite_synchronous))
         else:
             self._writer = create_async_engine(driver_url, pool_size=pool_size, max_overflow=0)
             self._reader = self._writer
@@ -99,7 +119,35 @@ class Database:
         async with self._reader.connect() as conn, conn.begin():
             yield conn
 
+    @asynccontextmanager
+    async def raw_postgres(self) -> AsyncIterator[asyncpg.Connection]:
+        """A raw asyncpg connection, for the statements where SQLAlchemy's overhead matters.
+
+        Its pool is separate from SQLAlchemy's and made on first use, in the running event loop.
+        Connections come back without a reset query (a round trip per request): the code using
+        them keeps no session state, and asyncpg still ends any transaction left open.
+        """
+        pool = self._pg_pool or await self._make_pg_pool()
+        async with pool.acquire() as conn:
+            yield conn
+
+    async def _make_pg_pool(self) -> asyncpg.Pool:
+        async with self._pg_pool_lock:
+            if self._pg_pool is None:
+                self._pg_pool = await asyncpg.create_pool(
+                    _asyncpg_dsn(self.url),
+                    min_size=1,
+                    max_size=self._pool_size,
+                    reset=_keep_session,
+                )
+            return self._pg_pool
+
     async def dispose(self) -> None:
+        if self.sqlite_writer is not None:
+            await asyncio.to_thread(self.sqlite_writer.close)
+        if self._pg_pool is not None:
+            await self._pg_pool.close()
+            self._pg_pool = None
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
@@ -118,7 +166,7 @@ class Database:
         """
         if self.dialect != "postgresql":
             return
-        ids = sorted({_lock_id(key) for key in keys})
+        ids = lock_ids(keys)
         if ids:
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) AS k"),
@@ -128,6 +176,25 @@ class Database:
     def for_update(self) -> bool:
         """Whether row locks (SELECT … FOR UPDATE) exist and are needed in this dialect."""
         return self.dialect == "postgresql"
+
+
+def _sqlite_connect(path: str, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    _configure_sqlite(conn, synchronous)
+    return conn
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """No reset query on release: see Database.raw_postgres."""
+
+
+def lock_ids(keys: Iterable[str]) -> list[int]:
+    """The advisory lock ids of `keys`, deduplicated and sorted: the one order every caller uses."""
+    return sorted({_lock_id(key) for key in keys})
 
 
 def _lock_id(key: str) -> int:

@@ -1,26 +1,24 @@
 """Profiles, their states, and the state-change records: the write path of the set endpoints.
 
-One call to `apply` is one transaction, in three steps:
-1. lock the identifiers the request names (sorted; see Database.lock_keys);
-2. resolve every assignment to profiles, creating the missing ones (rows only this transaction sees);
-3. lock all those profiles in id order, then write states and change records.
-Resolving before locking, and locking everything at once in one order, is what keeps overlapping
-concurrent requests from deadlocking.
+`apply` is one transaction. Its statements are dialect-specific and skip SQLAlchemy, because on
+the hot path its per-statement cost outweighs the statements themselves:
+- SQLite (`write_sqlite.py`): plain sqlite3 calls in the writer thread, batched with other
+  requests into one transaction, each in its own savepoint (`group_commit.py`);
+- PostgreSQL (`write_postgres.py`): one statement per group object on raw asyncpg, which also
+  says how overlapping concurrent requests avoid lost updates and deadlocks.
+The reads below stay on SQLAlchemy Core.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import partial
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import select
 
 from subgroups.domain.models import (
     Actor,
-    Channel,
     ProfileView,
     Source,
     State,
@@ -28,8 +26,8 @@ from subgroups.domain.models import (
     Subscription,
 )
 from subgroups.domain.subscriptions import Assignment
-from subgroups.errors import InvalidRequest
 from subgroups.services.ports import IdentifierKind
+from subgroups.storage import write_postgres, write_sqlite
 from subgroups.storage.engine import Database
 from subgroups.storage.tables import (
     profiles,
@@ -37,34 +35,6 @@ from subgroups.storage.tables import (
     subscription_groups,
     subscription_states,
 )
-
-
-@dataclass(slots=True)
-class _Profile:
-    id: int
-    external_id: str | None
-    email: str | None
-    phone: str | None
-
-    def contact(self, channel: Channel) -> str | None:
-        return self.email if channel == "email" else self.phone
-
-
-@dataclass(slots=True)
-class _Resolved:
-    assignment: Assignment
-    profiles: list[_Profile]
-    # (profile, contact) to record on the profile once it is locked, if it still has none
-    record_contact: tuple[_Profile, str] | None = None
-    notes: list[str] = field(default_factory=list)
-
-
-def _lock_keys(workspace_id: int, assignments: Sequence[Assignment]) -> set[str]:
-    keys: set[str] = set()
-    for a in assignments:
-        keys.update(f"{workspace_id}:x:{x}" for x in a.external_ids)
-        keys.update(f"{workspace_id}:{a.group.channel}:{c}" for c in a.contacts)
-    return keys
 
 
 class SqlSubscriptionStore:
@@ -79,192 +49,19 @@ class SqlSubscriptionStore:
         actor: Actor,
         at: datetime,
     ) -> list[str]:
-        async with self._db.transaction() as conn:
-            await self._db.lock_keys(conn, _lock_keys(workspace_id, assignments))
-            await self._check_active(conn, assignments)
-            resolved = [await self._resolve(conn, workspace_id, a, at) for a in assignments]
-            await self._lock_profiles(conn, {p.id for r in resolved for p in r.profiles})
-            notes: list[str] = []
-            for r in resolved:
-                if r.record_contact is not None:
-                    await self._record_contact(conn, r, *r.record_contact)
-                await self._write_states(conn, workspace_id, r, actor, at)
-                notes.extend(r.notes)
-            return notes
-
-    async def _check_active(self, conn: AsyncConnection, assignments: Sequence[Assignment]) -> None:
-        """Refuses the request if a group was archived after the caller read it."""
-        pks = {a.group.pk for a in assignments}
-        query = select(subscription_groups.c.id).where(
-            subscription_groups.c.pk.in_(pks), subscription_groups.c.archived_at.is_not(None)
-        )
-        if self._db.for_update():
-            query = query.with_for_update(read=True)
-        archived = (await conn.execute(query)).scalars().first()
-        if archived is not None:
-            raise InvalidRequest(
-                f"Subscription group '{archived}' is archived and cannot be changed"
-            )
-
-    async def _resolve(
-        self, conn: AsyncConnection, workspace_id: int, a: Assignment, at: datetime
-    ) -> _Resolved:
-        channel = a.group.channel
-        if not a.external_ids:
-            found = await self._find(conn, workspace_id, channel, a.contacts)
-            return _Resolved(
-                a, found + await self._create_for_contacts(conn, workspace_id, a, at, found)
-            )
-        found = await self._find(conn, workspace_id, "external_id", a.external_ids)
-        resolved = _Resolved(a, found)
-        single = a.contacts[0] if len(a.external_ids) == 1 and len(a.contacts) == 1 else None
-        if a.contacts and single is None:
-            resolved.notes.append(
-                f"{channel_field(channel)} was ignored: it is recorded only when exactly one"
-                f" external_id and one {channel_field(channel)} are sent"
-            )
-        if single is not None and found:
-            current = found[0].contact(channel)
-            if current is None:
-                resolved.record_contact = (found[0], single)
-            elif current != single:
-                resolved.notes.append(
-                    f"external_id '{found[0].external_id}' already has a different"
-                    f" {channel_field(channel)}; '{single}' was not recorded"
+        writer = self._db.sqlite_writer
+        if writer is not None:
+            return await writer.run(
+                partial(
+                    write_sqlite.apply,
+                    workspace_id=workspace_id,
+                    assignments=assignments,
+                    actor=actor,
+                    at=at,
                 )
-        known = {p.external_id for p in found}
-        missing = [x for x in a.external_ids if x not in known]
-        if missing:
-            contact = {channel: single} if single is not None else {}
-            rows = [
-                {"workspace_id": workspace_id, "external_id": x, "created_at": at, **contact}
-                for x in missing
-            ]
-            resolved.profiles += await self._insert(conn, rows)
-        return resolved
-
-    async def _find(
-        self, conn: AsyncConnection, workspace_id: int, kind: str, values: Sequence[str]
-    ) -> list[_Profile]:
-        if not values:
-            return []
-        column = profiles.c[kind]
-        query = (
-            select(profiles.c.id, profiles.c.external_id, profiles.c.email, profiles.c.phone)
-            .where(profiles.c.workspace_id == workspace_id, column.in_(values))
-            .order_by(profiles.c.id)
-        )
-        return [_Profile(*row) for row in await conn.execute(query)]
-
-    async def _create_for_contacts(
-        self,
-        conn: AsyncConnection,
-        workspace_id: int,
-        a: Assignment,
-        at: datetime,
-        found: list[_Profile],
-    ) -> list[_Profile]:
-        channel = a.group.channel
-        known = {p.contact(channel) for p in found}
-        rows = [
-            {"workspace_id": workspace_id, channel: c, "created_at": at}
-            for c in a.contacts
-            if c not in known
-        ]
-        return await self._insert(conn, rows) if rows else []
-
-    async def _insert(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> list[_Profile]:
-        created: list[_Profile] = []
-        # Row by row: SQLite cannot RETURNING from a multi-row INSERT in a guaranteed order.
-        statement = profiles.insert().returning(profiles.c.id)
-        for row in rows:
-            profile_id = (await conn.execute(statement, row)).scalar_one()
-            created.append(
-                _Profile(profile_id, row.get("external_id"), row.get("email"), row.get("phone"))
             )
-        return created
-
-    async def _lock_profiles(self, conn: AsyncConnection, ids: set[int]) -> None:
-        if ids and self._db.for_update():
-            await conn.execute(
-                select(profiles.c.id)
-                .where(profiles.c.id.in_(sorted(ids)))
-                .order_by(profiles.c.id)
-                .with_for_update()
-            )
-
-    async def _record_contact(
-        self, conn: AsyncConnection, r: _Resolved, profile: _Profile, contact: str
-    ) -> None:
-        channel = r.assignment.group.channel
-        column = profiles.c[channel]
-        done = await conn.execute(
-            update(profiles)
-            .where(profiles.c.id == profile.id, column.is_(None))
-            .values({channel: contact})
-        )
-        if done.rowcount == 1:
-            setattr(profile, channel, contact)
-
-    async def _write_states(
-        self, conn: AsyncConnection, workspace_id: int, r: _Resolved, actor: Actor, at: datetime
-    ) -> None:
-        group, state = r.assignment.group, r.assignment.state
-        targets = {p.id: p for p in r.profiles}
-        if not targets:
-            return
-        rows = await conn.execute(
-            select(subscription_states.c.profile_id, subscription_states.c.subscribed).where(
-                subscription_states.c.group_pk == group.pk,
-                subscription_states.c.profile_id.in_(targets),
-            )
-        )
-        # Not dict(rows): a result has .keys(), so dict() would read it as a mapping of columns.
-        current: dict[int, bool] = {pid: sub for pid, sub in rows}  # noqa: C416
-        subscribed = state is State.SUBSCRIBED
-        changed = sorted(pid for pid in targets if current.get(pid) is not subscribed)
-        if not changed:
-            return
-        upsert = self._db.insert(subscription_states)
-        await conn.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[subscription_states.c.profile_id, subscription_states.c.group_pk],
-                set_={
-                    "subscribed": upsert.excluded.subscribed,
-                    "updated_at": upsert.excluded.updated_at,
-                },
-            ),
-            [
-                {
-                    "profile_id": pid,
-                    "group_pk": group.pk,
-                    "subscribed": subscribed,
-                    "updated_at": at,
-                }
-                for pid in changed
-            ],
-        )
-        await conn.execute(
-            state_changes.insert(),
-            [
-                {
-                    "workspace_id": workspace_id,
-                    "profile_id": pid,
-                    "external_id": targets[pid].external_id,
-                    "email": targets[pid].email,
-                    "phone": targets[pid].phone,
-                    "subscription_group_id": group.id,
-                    "channel": group.channel,
-                    "old_state": _state_name(current.get(pid)),
-                    "new_state": state.value,
-                    "occurred_at": at,
-                    "source": actor.source.value,
-                    "api_key_id": actor.api_key_id,
-                    "request_id": actor.request_id,
-                    "client_ip": actor.client_ip,
-                }
-                for pid in changed
-            ],
+        return await write_postgres.apply(
+            self._db, workspace_id=workspace_id, assignments=assignments, actor=actor, at=at
         )
 
     async def profiles(
@@ -327,13 +124,5 @@ class SqlSubscriptionStore:
         ]
 
 
-def channel_field(channel: Channel) -> str:
-    return "email" if channel == "email" else "phone"
-
-
 def _state(subscribed: bool) -> State:
     return State.SUBSCRIBED if subscribed else State.UNSUBSCRIBED
-
-
-def _state_name(subscribed: bool | None) -> str | None:
-    return None if subscribed is None else _state(subscribed).value

@@ -1,0 +1,127 @@
+"""Group commit for SQLite: one writer thread, many requests per transaction.
+
+SQLite admits one writer at a time, and with `synchronous=FULL` each commit waits for the disk.
+Requests that arrive while a transaction is being written queue up; the writer thread then runs
+all of them in the next transaction, each inside its own SAVEPOINT, and commits once. A request
+that fails is rolled back to its savepoint, so it writes nothing and the others in the batch still
+commit. Every caller is answered only after the COMMIT that holds its work has returned, so a
+success still means durably written.
+
+Work runs synchronously on the raw `sqlite3` connection in the writer thread: one hop between the
+event loop and the thread per request, instead of one per statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], Any]
+# Enough to amortise one commit, small enough that no transaction grows large.
+MAX_BATCH: Final = 256
+
+_Job = tuple[asyncio.Future[Any], Work]
+_STOP: Final = None
+
+
+class SqliteWriter:
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        self._connect = connect
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Runs `work` in a write transaction; returns once that transaction is committed.
+
+        `work` must not commit or roll back: it runs inside a savepoint of a shared transaction.
+        """
+        self._start()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.put((future, work))
+        return await future
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(_STOP)
+            thread.join()
+
+    def _start(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="sqlite-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        conn = self._connect()
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is _STOP:
+                    return
+                batch = [job]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        more = self._jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is _STOP:
+                        self._jobs.put(_STOP)  # finish this batch, then stop
+                        break
+                    batch.append(more)
+                _answer(self._write(conn, batch))
+        finally:
+            conn.close()
+
+    def _write(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[_Job, bool, Any]]:
+        outcomes: list[tuple[_Job, bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT request")
+                try:
+                    result = job[1](conn)
+                except Exception as error:
+                    conn.execute("ROLLBACK TO request")
+                    outcomes.append((job, False, error))
+                else:
+                    outcomes.append((job, True, result))
+                conn.execute("RELEASE request")
+            conn.execute("COMMIT")
+        except Exception as error:  # BEGIN or COMMIT failed: nothing of the batch is written
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [(job, False, error) for job in batch]
+        return outcomes
+
+
+def _answer(outcomes: list[tuple[_Job, bool, Any]]) -> None:
+    """Hands the outcomes back to the event loops that wait for them, one wake-up per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool, Any]]] = {}
+    for outcome in outcomes:
+        by_loop.setdefault(outcome[0][0].get_loop(), []).append(outcome)
+    for loop, mine in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle, mine)
+
+
+def _settle(outcomes: list[tuple[_Job, bool, Any]]) -> None:
+    for (future, _work), ok, value in outcomes:
+        if future.done():  # the caller was cancelled; its work is committed all the same
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
