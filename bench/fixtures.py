@@ -119,6 +119,10 @@ class Fixture:
                     requests=[request],
                     actor=Actor(Source.CLI),
                 )
+            # Fresh statistics, as a database in service has: the planner then looks profiles
+            # up by their unique index instead of scanning the workspace.
+            async with services.db.transaction() as conn:
+                await conn.execute(text("ANALYZE"))
 
         self._run(action)
 
