@@ -17,6 +17,7 @@ from subgroups.errors import InvalidRequest
 from subgroups.storage.write_common import (
     ProfileRow,
     archived_message,
+    channel_field,
     contact_notes,
     ignored_contacts_note,
     old_state_name,
@@ -71,7 +72,7 @@ def _resolve(
 ) -> list[ProfileRow]:
     channel = a.group.channel
     if not a.external_ids:
-        found = _find(conn, workspace_id, channel, a.contacts)
+        found = _find(conn, workspace_id, channel_field(channel), a.contacts)
         known = {p[2] if channel == "email" else p[3] for p in found}
         created = [
             _insert(conn, workspace_id, None, channel, c, stamp)
