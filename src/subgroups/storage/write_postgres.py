@@ -13,6 +13,9 @@ Concurrency, with no lost update and no deadlock:
   change from unknown apart from a flip without reading the old row first (states are boolean).
 - Missing external ids are inserted in sorted order with ON CONFLICT DO UPDATE (a no-op write) so
   that a profile a concurrent request created after our snapshot is returned rather than skipped.
+  The no-op sets `created_at`, not a column of a unique key: setting a key column would lock the
+  row FOR UPDATE, which conflicts with the FOR KEY SHARE locks that foreign-key checks of other
+  requests hold on it, and deadlocks (it did, in the concurrency tests).
 - Profiles found by email/phone have no unique key: the identifiers are locked first (advisory,
   sorted; see Database.lock_keys) so two requests cannot both create the same new contact.
 - Several group objects in one transaction (v2) take all their advisory locks first, create all
@@ -75,7 +78,7 @@ found AS (
     SELECT $1, x, $4::text, $6 FROM unnest($3::text[]) AS x
     WHERE EXISTS (SELECT FROM g) AND x NOT IN (SELECT external_id FROM found)
     ORDER BY x
-    ON CONFLICT (workspace_id, external_id) DO UPDATE SET external_id = EXCLUDED.external_id
+    ON CONFLICT (workspace_id, external_id) DO UPDATE SET created_at = profiles.created_at
     RETURNING id, external_id, email, phone
 ), contact AS (
     UPDATE profiles SET {column} = $4::text

@@ -1,0 +1,84 @@
+"""SQLite group commit: requests share a transaction, but each succeeds or fails on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from subgroups.storage.group_commit import SqliteWriter
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode = WAL")
+    return conn
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "writer.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")
+    return path
+
+
+def _values(path: Path) -> list[int]:
+    with sqlite3.connect(path) as conn:
+        return [v for (v,) in conn.execute("SELECT v FROM t ORDER BY v")]
+
+
+def _insert(*values: int):  # type: ignore[no-untyped-def]  # returns a work function
+    def work(conn: sqlite3.Connection) -> int:
+        for v in values:
+            conn.execute("INSERT INTO t (v) VALUES (?)", (v,))
+        return len(values)
+
+    return work
+
+
+async def test_a_failing_request_writes_nothing_and_the_rest_of_its_batch_commits(
+    database: Path,
+) -> None:
+    writer = SqliteWriter(lambda: _connect(database))
+    try:
+        # Submitted together, so they share transactions; the third inserts 3 then fails on 1.
+        outcomes = await asyncio.gather(
+            writer.run(_insert(1)),
+            writer.run(_insert(2)),
+            writer.run(_insert(3, 1)),
+            writer.run(_insert(4)),
+            return_exceptions=True,
+        )
+    finally:
+        writer.close()
+
+    assert outcomes[0] == 1
+    assert outcomes[1] == 1
+    assert isinstance(outcomes[2], sqlite3.IntegrityError)
+    assert outcomes[3] == 1
+    assert _values(database) == [1, 2, 4]
+
+
+async def test_every_answer_comes_after_its_commit(database: Path) -> None:
+    writer = SqliteWriter(lambda: _connect(database))
+    try:
+        for value in range(5):
+            await writer.run(_insert(value))
+            # A separate connection sees the row as soon as the caller is answered.
+            assert value in _values(database)
+    finally:
+        writer.close()
+
+
+async def test_many_concurrent_requests_are_all_answered(database: Path) -> None:
+    writer = SqliteWriter(lambda: _connect(database))
+    try:
+        results = await asyncio.gather(*(writer.run(_insert(v)) for v in range(500)))
+    finally:
+        writer.close()
+
+    assert results == [1] * 500
+    assert _values(database) == list(range(500))
