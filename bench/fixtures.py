@@ -58,6 +58,7 @@ def drop_postgres(admin_url: str, name: str) -> None:
 class Tenant:
     workspace_id: int
     key: str
+    key_id: int
 
 
 class Fixture:
@@ -82,7 +83,7 @@ class Fixture:
     async def _tenant(self, services: Services) -> Tenant:
         workspace = await services.workspaces.create(name=f"bench {uuid.uuid4().hex[:8]}")
         new = await services.keys.create(workspace_id=workspace.id, name="bench")
-        return Tenant(workspace.id, new.secret)
+        return Tenant(workspace.id, new.secret, new.key.id)
 
     def new_group(self, name: str) -> str:
         """A fresh email group: the first request to name a profile in it is a real change."""
@@ -125,6 +126,13 @@ class Fixture:
                 await conn.execute(text("ANALYZE"))
 
         self._run(action)
+
+    def group_pk(self, group_id: str) -> int:
+        async def action(services: Services) -> int:
+            found = await services.groups.list(workspace_id=self.tenant.workspace_id)
+            return next(g.pk for g in found if g.id == group_id)
+
+        return self._run(action)
 
     def count_changes(self, group_id: str) -> int:
         async def action(services: Services) -> int:

@@ -85,6 +85,74 @@ def memory_table(samples: list[MemorySample]) -> list[str]:
     return lines
 
 
+PGBENCH = "pgbench, same SQL as 50 ids"
+
+
+def targets(report: Report) -> list[str]:
+    """Each target of the performance issue that this run measured, with its verdict."""
+    rows, lines = report.rows, []
+
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    email = find(rows, "set, 1 email", "SQLite", 16)
+    if email is not None and email.ratio is not None:
+        lines.append(
+            f"| 1. v1 set, 1 email, SQLite, 16 connections >= 40% of bare Starlette |"
+            f" {email.rps:,.0f} req/s | {email.baseline_rps:,.0f} req/s | {email.ratio:.0%}"
+            f" | {verdict(email.ratio >= 0.40)} |"
+        )
+    for connections in (4, 16, 64):
+        ours = find(rows, "set, 50 external ids", "PostgreSQL", connections)
+        ceiling = find(rows, PGBENCH, "PostgreSQL", connections, workers=0)
+        if ours is not None and ceiling is not None and ceiling.rps:
+            ratio = ours.rps / ceiling.rps
+            lines.append(
+                f"| 2. v1 set, 50 external ids, PostgreSQL, {connections} connections >= 60% of"
+                f" pgbench | {ours.rps:,.0f} req/s | {ceiling.rps:,.0f} tx/s | {ratio:.0%}"
+                f" | {verdict(ratio >= 0.60)} |"
+            )
+    for backend in ("SQLite", "PostgreSQL"):
+        low = find(rows, "overlapping", backend, 4)
+        high = find(rows, "overlapping", backend, 64)
+        checks = [c for c in report.consistency if c.backend.lower() == backend.lower()]
+        if low is None or high is None or not low.rps:
+            continue
+        ratio = high.rps / low.rps
+        failures = low.failures + high.failures
+        broken = sum(c.inconsistent for c in checks)
+        deadlocks = sum(
+            found.get("deadlocks", 0)
+            for who, found in report.log_findings
+            if who.lower().startswith(backend.lower()) and "1 worker" in who
+        )
+        ok = ratio >= 0.80 and failures == 0 and broken == 0 and deadlocks == 0
+        lines.append(
+            f"| 3. overlapping 50-id batches, {backend}: 64 connections >= 80% of 4, no errors,"
+            f" deadlocks or lost updates | {high.rps:,.0f} req/s, {failures} errors,"
+            f" {deadlocks} deadlocks, {broken} inconsistent changes | {low.rps:,.0f} req/s"
+            f" | {ratio:.0%} | {verdict(ok)} |"
+        )
+    for backend in dict.fromkeys(m.backend for m in report.memory):
+        mine = [m for m in report.memory if m.backend == backend]
+        first, last = mine[0], mine[-1]
+        growth = (last.rss_kib - first.rss_kib) / first.rss_kib if first.rss_kib else 0.0
+        peak = max(m.rss_kib for m in mine) / 1024
+        ok = abs(growth) <= 0.10 and peak < 150
+        lines.append(
+            f"| 5. RSS of one worker flat (within 10%) and under 150 MB, {backend} |"
+            f" {last.rss_kib / 1024:.0f} MiB after {last.requests:,} requests, peak {peak:.0f} MiB"
+            f" | {first.rss_kib / 1024:.0f} MiB after warm-up | {growth:+.1%} | {verdict(ok)} |"
+        )
+    if not lines:
+        return []
+    return [
+        "| target | figure | baseline | ratio | verdict |",
+        "| --- | --- | --- | ---: | --- |",
+        *lines,
+    ]
+
+
 def render(report: Report) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -96,6 +164,8 @@ def render(report: Report) -> str:
         *(f"| {name} | {value} |" for name, value in report.machine),
         "",
         *results_table(report.rows),
+        "",
+        *targets(report),
         "",
         *report.extra,
     ]
