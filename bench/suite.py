@@ -25,6 +25,7 @@ OVERLAP = Mix("overlap", 200, "o")
 SCENARIO = {"email": "set, 1 email", "ext50": "set, 50 external ids", "overlap": "overlapping"}
 PGBENCH = "pgbench, same SQL as 50 ids"
 PG_DATABASE = "subgroups_bench"
+SQLITE_NORMAL = "SQLite, synchronous=NORMAL"
 
 
 @dataclass
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
             run_service(plan, backend, url, workers=1)
             if not plan.quick:
                 run_workers(plan, backend, url)
+                if backend == "sqlite":
+                    run_sqlite_normal(plan, url)
     report.write(plan_report(plan, machine))
 
 
@@ -192,6 +195,30 @@ def run_service(plan: Plan, backend: str, url: str, *, workers: int) -> None:
         scan_log(plan, server, backend)
 
 
+def run_sqlite_normal(plan: Plan, url: str) -> None:
+    """The same runs with `synchronous=NORMAL`: no disk flush per commit, so an acknowledged
+    write survives a crash of the process but not of the machine. Measured, not the default."""
+    fixture = Fixture(url)
+    port = free_port()
+    log = plan.logs / "sqlite-normal.log"
+    env = {"SUBGROUPS_SQLITE_SYNCHRONOUS": "NORMAL"}
+    with running(service_command(url, port, 1), port, log, env=env) as server:
+        warm = fixture.new_group("warm-up")
+        load(
+            server,
+            plan,
+            key=fixture.tenant.key,
+            group_id=warm,
+            mix=EMAIL,
+            connections=16,
+            warmup=True,
+        )
+        for mix in (EMAIL, EXT50):
+            for connections in plan.connections:
+                measure(plan, server, fixture, "sqlite", 1, mix, connections, label=SQLITE_NORMAL)
+        scan_log(plan, server, SQLITE_NORMAL)
+
+
 def run_workers(plan: Plan, backend: str, url: str) -> None:
     """Several worker processes on one database: how the figures move, and that nothing fails."""
     fixture = Fixture(url)
@@ -223,6 +250,7 @@ def measure(
     workers: int,
     mix: Mix,
     connections: int,
+    label: str | None = None,
 ) -> LoadResult:
     group_id = fixture.new_group(f"{mix.mode} c{connections}")
     result = load(
@@ -237,7 +265,7 @@ def measure(
     plan.record(
         Row(
             SCENARIO[mix.mode],
-            "SQLite" if backend == "sqlite" else "PostgreSQL",
+            label or ("SQLite" if backend == "sqlite" else "PostgreSQL"),
             workers,
             connections,
             result.rps,
