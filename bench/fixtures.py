@@ -102,10 +102,10 @@ class Fixture:
         """Creates every profile the mix names, so that a run measures changes, not sign-ups."""
         group_id = self.new_group("seed")
         if mix.mode == "email":
-            values = [f"{mix.prefix}{i}@bench.example" for i in range(mix.pool)]
+            values = [f"{mix.value(i)}@bench.example" for i in range(mix.pool)]
             field = "email"
         else:
-            values = [f"{mix.prefix}{i}" for i in range(mix.pool)]
+            values = [mix.value(i) for i in range(mix.pool)]
             field = "external_id"
 
         async def action(services: Services) -> None:

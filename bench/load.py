@@ -19,6 +19,12 @@ class Mix:
     mode: str  # "email", "ext50" or "overlap"
     pool: int
     prefix: str
+    stride: int = 1
+    modulus: int = 0  # 0: entry n of the pool is profile n
+
+    def value(self, n: int) -> str:
+        """The n-th identifier of the pool, as set_status.lua names it."""
+        return f"{self.prefix}{(n * self.stride) % self.modulus if self.modulus else n}"
 
     @property
     def ids_per_request(self) -> int:
@@ -81,6 +87,8 @@ def wrk_command(
         mix.mode,
         str(mix.pool),
         mix.prefix,
+        str(mix.stride),
+        str(mix.modulus),
     ]
 
 

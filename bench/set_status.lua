@@ -1,6 +1,6 @@
 -- wrk script: POST /subscription/status/set with bodies that really change states.
 --
--- Arguments (after `--`): key group mode pool prefix
+-- Arguments (after `--`): key group mode pool prefix [stride modulus]
 --   mode "email"   one email per request, from a pool of `pool` emails
 --   mode "ext50"   50 external ids per request: consecutive batches from a pool of `pool` ids
 --   mode "overlap" 50 external ids drawn at random from a pool of `pool` ids shared by every
@@ -9,11 +9,14 @@
 -- (subscribed, unsubscribed, subscribed ...), so against a group that is new at the start of the
 -- run every request changes every state it names: the heaviest honest mix for the write path.
 -- The pool is larger than the number of connections, so concurrent requests do not overlap.
+-- With stride and modulus, entry n of the pool is profile (n * stride) % modulus, which spreads
+-- the pool over a large table instead of a few neighbouring pages.
 
 local counter = 0
 
 function init(args)
   key, group, mode, pool, prefix = args[1], args[2], args[3], tonumber(args[4]), args[5]
+  stride, modulus = tonumber(args[6] or "1"), tonumber(args[7] or "0")
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Authorization"] = "Bearer " .. key
@@ -34,18 +37,23 @@ local function id_list(ids)
   return '["' .. table.concat(ids, '","') .. '"]'
 end
 
+local function name(n)
+  if modulus > 0 then n = (n * stride) % modulus end
+  return prefix .. string.format("%d", n)
+end
+
 function request()
   local k = counter
   counter = counter + 1
   local payload
   if mode == "email" then
     local i = k % pool
-    payload = body(state_for(math.floor(k / pool)), "email", '"' .. prefix .. i .. '@bench.example"')
+    payload = body(state_for(math.floor(k / pool)), "email", '"' .. name(i) .. '@bench.example"')
   elseif mode == "ext50" then
     local batches = math.floor(pool / 50)
     local b = k % batches
     local ids = {}
-    for j = 0, 49 do ids[#ids + 1] = prefix .. (b * 50 + j) end
+    for j = 0, 49 do ids[#ids + 1] = name(b * 50 + j) end
     payload = body(state_for(math.floor(k / batches)), "external_id", id_list(ids))
   else
     -- partial Fisher-Yates: 50 distinct ids of the pool, in random order

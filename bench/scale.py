@@ -1,0 +1,194 @@
+"""Scale: the set endpoint on a large PostgreSQL database against the same on an empty one.
+
+    python -m bench.scale              10,000,000 profiles, 3 states each (30,000,000)
+    BENCH_SCALE_PROFILES=1000000 python -m bench.scale
+
+Both databases are measured in the same run, with the same requests: first a fresh database
+holding only the profiles the requests name, then the large one, bulk-loaded with COPY. The
+requests walk a pool spread over the whole profile table (entry n is profile n * stride mod
+size), so they touch index and heap pages all over it rather than a few neighbouring ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import mkdtemp
+
+import asyncpg
+
+from bench import report
+from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, drop_postgres, recreate_postgres
+from bench.load import Mix, ensure_wrk, run_wrk
+from bench.machine import describe
+from bench.results import Row
+from bench.servers import free_port, running, service_command
+
+GROUPS = 3
+CHUNK = 200_000
+STRIDE = 7_919  # a prime: n * STRIDE mod size visits the table evenly
+DATABASES = {"empty": "subgroups_scale_empty", "large": "subgroups_scale"}
+
+# Indexes rebuilt after the load, which is much faster than maintaining them row by row.
+_SECONDARY = [
+    ("profiles", "uq_profiles_workspace_id_external_id", "UNIQUE (workspace_id, external_id)"),
+    ("profiles", "ix_profiles_workspace_id_email", "(workspace_id, email)"),
+    ("profiles", "ix_profiles_workspace_id_phone", "(workspace_id, phone)"),
+]
+
+
+def _profiles(
+    workspace_id: int, start: int, stop: int, at: datetime
+) -> Iterator[tuple[object, ...]]:
+    for n in range(start, stop):
+        yield (n + 1, workspace_id, f"s{n}", f"s{n}@bench.example", None, at)
+
+
+def _states(
+    group_pks: list[int], start: int, stop: int, at: datetime
+) -> Iterator[tuple[object, ...]]:
+    for n in range(start, stop):
+        for i, pk in enumerate(group_pks):
+            yield (n + 1, pk, (n + i) % 2 == 0, at)
+
+
+async def bulk_load(url: str, workspace_id: int, group_pks: list[int], size: int) -> float:
+    """Loads `size` profiles with a state in each group; returns the seconds it took."""
+    started = time.monotonic()
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    at = datetime.now(UTC)
+    try:
+        await conn.execute(
+            "SET session_replication_role = replica"
+        )  # generated data: skip FK checks
+        await conn.execute("SET maintenance_work_mem = '1GB'")
+        for table, name, _ in _SECONDARY:
+            await conn.execute(
+                f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}; DROP INDEX IF EXISTS {name}"
+            )
+        await conn.execute("ALTER TABLE subscription_states DROP CONSTRAINT pk_subscription_states")
+        for start in range(0, size, CHUNK):
+            stop = min(size, start + CHUNK)
+            await conn.copy_records_to_table(
+                "profiles",
+                records=_profiles(workspace_id, start, stop, at),
+                columns=["id", "workspace_id", "external_id", "email", "phone", "created_at"],
+            )
+            await conn.copy_records_to_table(
+                "subscription_states",
+                records=_states(group_pks, start, stop, at),
+                columns=["profile_id", "group_pk", "subscribed", "updated_at"],
+            )
+            print(f"  loaded {stop:,} profiles ({time.monotonic() - started:,.0f} s)", flush=True)
+        await conn.execute(f"SELECT setval('profiles_id_seq', {size})")
+        await conn.execute(
+            "ALTER TABLE subscription_states ADD CONSTRAINT pk_subscription_states"
+            " PRIMARY KEY (profile_id, group_pk)"
+        )
+        for table, name, definition in _SECONDARY:
+            if definition.startswith("UNIQUE"):
+                await conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+            else:
+                await conn.execute(f"CREATE INDEX {name} ON {table} {definition}")
+        print(f"  indexes built ({time.monotonic() - started:,.0f} s)", flush=True)
+        await conn.execute("VACUUM (ANALYZE) profiles")
+        await conn.execute("VACUUM (ANALYZE) subscription_states")
+    finally:
+        await conn.close()
+    return time.monotonic() - started
+
+
+def measure(label: str, fixture: Fixture, mixes: list[Mix], duration: str, logs: Path) -> list[Row]:
+    rows = []
+    port = free_port()
+    with running(
+        service_command(fixture.database_url, port, 1), port, logs / f"{label}.log"
+    ) as server:
+        warm = fixture.new_group("warm-up")
+        run_wrk(
+            server.url,
+            key=fixture.tenant.key,
+            group_id=warm,
+            mix=mixes[0],
+            connections=16,
+            duration="3s",
+        )
+        for mix in mixes:
+            group_id = fixture.new_group(f"{label} {mix.mode}")
+            result = run_wrk(
+                server.url,
+                key=fixture.tenant.key,
+                group_id=group_id,
+                mix=mix,
+                connections=16,
+                duration=duration,
+            )
+            row = Row(
+                f"set, {'1 email' if mix.mode == 'email' else '50 external ids'}",
+                f"PostgreSQL, {label}",
+                1,
+                16,
+                result.rps,
+                result.p50_ms,
+                result.p99_ms,
+                failures=result.errors + result.bad_status,
+                changes_per_s=fixture.count_changes(group_id) / result.seconds,
+            )
+            print(row.line(), flush=True)
+            rows.append(row)
+    return rows
+
+
+def main() -> None:
+    ensure_wrk()
+    size = int(os.environ.get("BENCH_SCALE_PROFILES", "10000000"))
+    duration = os.environ.get("BENCH_DURATION", "20s")
+    logs = Path(mkdtemp(prefix="subgroups-scale-"))
+    machine = describe(POSTGRES_ADMIN_URL)
+    mixes = [
+        Mix("email", 2000, "s", STRIDE, size),
+        Mix("ext50", 10_000, "s", STRIDE, size),
+    ]
+    rows: list[Row] = []
+    # The empty database: only the profiles the requests name.
+    empty = Fixture(recreate_postgres(POSTGRES_ADMIN_URL, DATABASES["empty"]))
+    for mix in mixes:
+        empty.seed(mix)
+    rows += measure("empty", empty, mixes, duration, logs)
+    drop_postgres(POSTGRES_ADMIN_URL, DATABASES["empty"])
+    # The large one.
+    large = Fixture(recreate_postgres(POSTGRES_ADMIN_URL, DATABASES["large"]))
+    pks = [large.group_pk(large.new_group(f"bulk {i}")) for i in range(GROUPS)]
+    print(f"bulk-loading {size:,} profiles and {size * GROUPS:,} states", flush=True)
+    seconds = asyncio.run(bulk_load(large.database_url, large.tenant.workspace_id, pks, size))
+    rows += measure("large", large, mixes, duration, logs)
+    drop_postgres(POSTGRES_ADMIN_URL, DATABASES["large"])
+    extra = [f"Bulk load of the large database (COPY, then indexes): {seconds:,.0f} s.", ""]
+    for mix_name in ("set, 1 email", "set, 50 external ids"):
+        small = next(r for r in rows if r.scenario == mix_name and r.backend.endswith("empty"))
+        big = next(r for r in rows if r.scenario == mix_name and r.backend.endswith("large"))
+        for what, a, b in (("p50", small.p50_ms, big.p50_ms), ("p99", small.p99_ms, big.p99_ms)):
+            ratio = b / a if a else 0.0
+            verdict = "**met**" if ratio <= 1.5 else "**not met**"
+            extra.append(
+                f"- 4. {mix_name}, {what} latency on {size:,} profiles / {size * GROUPS:,} states:"
+                f" {b:.2f} ms against {a:.2f} ms empty = {ratio:.2f}x (target <= 1.5x): {verdict}"
+            )
+    report.write(
+        report.Report(
+            region="scale",
+            command=f"BENCH_SCALE_PROFILES={size} python -m bench.scale",
+            duration=duration,
+            machine=machine,
+            rows=rows,
+            extra=extra,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
