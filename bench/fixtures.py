@@ -155,6 +155,10 @@ class Fixture:
 
         async def action(services: Services) -> tuple[int, int]:
             async with services.db.snapshot() as conn:
+                if services.db.dialect == "postgresql":
+                    # Both reads from one snapshot, or a commit landing between them would look
+                    # like a history that ends in the wrong state.
+                    await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
                 changes = await conn.execute(
                     text(
                         "SELECT profile_id, old_state, new_state FROM state_changes"

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ OVERLAP = Mix("overlap", 200, "o")
 SCENARIO = {"email": "set, 1 email", "ext50": "set, 50 external ids", "overlap": "overlapping"}
 PGBENCH = "pgbench, same SQL as 50 ids"
 PG_DATABASE = "subgroups_bench"
+SETTLE_SECONDS = 2.0
 SQLITE_NORMAL = "SQLite, synchronous=NORMAL"
 
 
@@ -256,6 +258,8 @@ def measure(
     result = load(
         server, plan, key=fixture.tenant.key, group_id=group_id, mix=mix, connections=connections
     )
+    # wrk stops waiting when its time is up; requests already in the server still finish.
+    time.sleep(SETTLE_SECONDS)
     changes = fixture.count_changes(group_id)
     note = ""
     if mix.mode == "overlap":

@@ -9,6 +9,10 @@ success still means durably written.
 
 Work runs synchronously on the raw `sqlite3` connection in the writer thread: one hop between the
 event loop and the thread per request, instead of one per statement.
+
+WAL checkpoints (copying committed pages back into the database file, with their own flush) run
+in a second thread every second, so a commit never waits for one; the writer's own automatic
+checkpoint stays on, at a higher threshold, only as a backstop should that thread fall behind.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
 # Enough to amortise one commit, small enough that no transaction grows large.
 MAX_BATCH: Final = 256
+CHECKPOINT_SECONDS: Final = 1.0
+BACKSTOP_CHECKPOINT_PAGES: Final = 20_000  # about 80 MB of WAL (SQLite's default: 1,000 pages)
 
 _Job = tuple[asyncio.Future[Any], Work]
 _STOP: Final = None
@@ -35,6 +41,8 @@ class SqliteWriter:
         self._connect = connect
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -50,22 +58,41 @@ class SqliteWriter:
     def close(self) -> None:
         with self._lock:
             thread, self._thread = self._thread, None
+            checkpointer, self._checkpointer = self._checkpointer, None
         if thread is not None:
             self._jobs.put(_STOP)
             thread.join()
+        if checkpointer is not None:
+            self._stopping.set()
+            checkpointer.join()
 
     def _start(self) -> None:
         if self._thread is not None:
             return
         with self._lock:
             if self._thread is None:
+                self._stopping.clear()
                 self._thread = threading.Thread(
                     target=self._loop, name="sqlite-writer", daemon=True
                 )
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="sqlite-checkpointer", daemon=True
+                )
                 self._thread.start()
+                self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        conn = self._connect()
+        try:
+            while not self._stopping.wait(CHECKPOINT_SECONDS):
+                # PASSIVE: copies what no reader still needs, never blocks the writer.
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     def _loop(self) -> None:
         conn = self._connect()
+        conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
         try:
             while True:
                 job = self._jobs.get()
