@@ -86,9 +86,7 @@ class RequestContext:
         elif client is None or host != client[0]:
             scope["client"] = (host, 0)
 
-    def _headers(
-        self, scope: Scope, state: dict[str, Any], headers: Any, rid: str
-    ) -> RawHeaders:
+    def _headers(self, scope: Scope, state: dict[str, Any], headers: Any, rid: str) -> RawHeaders:
         out: RawHeaders = [*headers, (b"x-request-id", rid.encode())]
         quota = state.get("rate_limit")
         if quota is not None:
