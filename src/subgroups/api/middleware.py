@@ -5,6 +5,7 @@ One pure-ASGI middleware, outermost, so that it sees every response (errors and 
 - the client's address, resolved once through trusted proxies (see `client.py`);
 - the security headers (see `security_headers.py`) and, once a key passed authentication, the
   X-RateLimit-* headers (see `ratelimit.py`);
+- a 431 for a request head (request line and headers) over MAX_REQUEST_HEAD_BYTES;
 - a clean 500 when code fails, with the details in the log only;
 - one access-log line per request (see `logs.py`).
 """
@@ -28,6 +29,10 @@ log = logging.getLogger("subgroups.api")
 access_log = logging.getLogger("subgroups.access")
 
 MAX_LOGGED_PATH = 200
+# The request line and headers together. The server's HTTP parser (h11, see `subgroups serve`) is
+# given the same bound, but applies it only to a head that arrives in pieces; this makes it exact.
+# 64 KiB holds a GET naming 50 long external ids with room to spare.
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
 
 
 class RequestContext:
@@ -62,7 +67,11 @@ class RequestContext:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_context)
+            if _head_size(scope) > MAX_REQUEST_HEAD_BYTES:
+                too_large = json_response({"message": "Request Header Fields Too Large"}, 431)
+                await too_large(scope, receive, send_with_context)
+            else:
+                await self.app(scope, receive, send_with_context)
         except Exception:
             log.exception("unhandled error", extra={"request_id": rid})
             if status:
@@ -93,6 +102,13 @@ class RequestContext:
             out.extend(quota_headers(quota))
         self.security.add_to(scope["path"], out)
         return out
+
+
+def _head_size(scope: Scope) -> int:
+    size = len(scope.get("raw_path") or b"") + len(scope["query_string"])
+    for name, value in scope["headers"]:
+        size += len(name) + len(value) + 4
+    return size
 
 
 def _log_request(scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:

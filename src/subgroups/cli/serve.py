@@ -12,6 +12,7 @@ import click
 import uvicorn
 
 from subgroups.api.logs import logging_config
+from subgroups.api.middleware import MAX_REQUEST_HEAD_BYTES
 from subgroups.cli.runner import NOT_MIGRATED, fail, run, settings_for
 from subgroups.config import Settings
 from subgroups.container import Services
@@ -21,9 +22,6 @@ from subgroups.storage.migrate import upgrade
 DEMO_WORKSPACE = "Demo"
 DEMO_KEY_NAME = "demo"
 DEMO_GROUPS = (("Weekly newsletter", "email"), ("SMS alerts", "sms"))
-# The request line and headers together may not exceed this; larger heads get a 400 before the app
-# sees them. 64 KiB holds a GET naming 50 long external ids with room to spare.
-MAX_REQUEST_HEAD_BYTES = 64 * 1024
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,7 +76,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         server_header=False,
         # The client address is the socket's unless the operator trusts a proxy (SUBGROUPS_TRUSTED_PROXIES).
         proxy_headers=False,
-        # h11 bounds the request head (httptools accepts headers of any size), see MAX_REQUEST_HEAD_BYTES.
+        # h11 bounds the memory a request head can take (httptools accepts headers of any size).
         http="h11",
         h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
         # One JSON line per request comes from the app itself (api/middleware.py), with its context.

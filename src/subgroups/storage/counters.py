@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from limits.aio.storage import MemoryStorage, RedisStorage
-from redis.asyncio import ConnectionPool
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool
 
 # A rate-limit check must never hold a request up for long: a Redis that does not answer within
 # this is treated as down (the service then counts in memory; see services/ratelimits.py).
@@ -18,6 +20,11 @@ class CounterStores:
         self._pool: ConnectionPool | None = None
         self.shared: RedisStorage | None = None
         if redis_url is not None:
+            # Imported only when used: redis-py takes a noticeable share of start-up time.
+            from redis.asyncio import ConnectionPool
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
             # No retries: redis-py would otherwise back off and retry for seconds on a dead server.
             self._pool = ConnectionPool.from_url(
                 redis_url,
