@@ -6,6 +6,7 @@ These hold whatever the database is, so they run against one SQLite-backed serve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import time
@@ -70,10 +71,9 @@ def _headers(raw: bytes) -> dict[str, str]:
 
 def _raw_exchange(server: Server, request: bytes) -> bytes:
     with server.connect() as sock:
-        try:
+        # The server may refuse before reading everything; its answer is still there to read.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server may refuse before reading everything; its answer is still there
         return read_response(sock)
 
 

@@ -33,7 +33,9 @@ def parse_address(value: str) -> IPAddress | None:
     """An address as a proxy may write it: bare, `a.b.c.d:port` or `[v6]:port`; None if invalid."""
     text = value.strip()
     if text.startswith("["):
-        text = text[1:].partition("]")[0]
+        text, closed, port = text[1:].partition("]")
+        if not closed or (port and not port.startswith(":")):
+            return None
     elif text.count(":") == 1:
         text = text.partition(":")[0]
     try:
