@@ -43,23 +43,37 @@ def running_server(
     database_url: str, log: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[Server]:
     """A server on a free port, stopped (SIGINT, as Ctrl-C would) when the block ends."""
-    port = free_port()
+    with running_servers(database_url, [log], env) as [server]:
+        yield server
+
+
+@contextmanager
+def running_servers(
+    database_url: str, logs: list[Path], env: Mapping[str, str] | None = None
+) -> Iterator[list[Server]]:
+    """One server per log file, started side by side, all on the same database."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SUBGROUPS_")}
     environment.update(env or {})
-    command = [sys.executable, "-m", "subgroups", "serve", "--port", str(port)]
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [*command, "--database-url", database_url],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-        try:
-            server = Server(port, log)
+    started: list[tuple[Server, subprocess.Popen[bytes]]] = []
+    try:
+        for log in logs:
+            server = Server(free_port(), log)
+            command = [sys.executable, "-m", "subgroups", "serve", "--port", str(server.port)]
+            with log.open("wb") as stderr:
+                process = subprocess.Popen(
+                    [*command, "--database-url", database_url],
+                    env=environment,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                )
+            started.append((server, process))
+        for server, process in started:
             _wait_until_ready(server, process)
-            yield server
-        finally:
+        yield [server for server, _ in started]
+    finally:
+        for _, process in started:
             process.send_signal(signal.SIGINT)
+        for _, process in started:
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -9,7 +9,7 @@ import pytest
 
 from subgroups.container import Services
 from tests.factories import Tenant
-from tests.security.servers import running_server
+from tests.security.servers import running_servers
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +29,8 @@ async def test_two_server_processes_count_together(
         "SUBGROUPS_REDIS_PREFIX": redis_prefix,
         "SUBGROUPS_RATE_LIMIT_SET": "6/minute",
     }
-    with (
-        running_server(database_url, tmp_path / "one.log", env) as one,
-        running_server(database_url, tmp_path / "two.log", env) as two,
-    ):
+    logs = [tmp_path / "one.log", tmp_path / "two.log"]
+    with running_servers(database_url, logs, env) as [one, two]:
         async with httpx.AsyncClient() as http:
             responses = []
             for i in range(8):
