@@ -61,8 +61,12 @@ def test_rotate_with_a_grace_period_and_refusals(database_url: str) -> None:
     negative = CliRunner().invoke(
         main, ["key", "rotate", str(rotated["id"]), "--grace-seconds", "-1"]
     )
+    endless = CliRunner().invoke(
+        main, ["key", "rotate", str(rotated["id"]), "--grace-seconds", str(10**12)]
+    )
 
     assert rotated["replaces"] == created["id"]
     assert again.exit_code == 1
     assert json.loads(again.output) == {"message": "No API key 999"}
     assert negative.exit_code == 2
+    assert endless.exit_code == 2

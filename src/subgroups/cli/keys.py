@@ -10,6 +10,7 @@ from subgroups.cli.render import key_doc
 from subgroups.cli.runner import common, emit, run
 from subgroups.container import Services
 from subgroups.domain.models import ApiKey, NewApiKey, Permission
+from subgroups.services.keys import MAX_GRACE_SECONDS
 
 
 @click.group()
@@ -92,7 +93,7 @@ def key_revoke(key_id: int, database_url: str | None, as_json: bool) -> None:
 @click.argument("key_id", type=int)
 @click.option(
     "--grace-seconds",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_GRACE_SECONDS),
     default=0,
     show_default=True,
     help="How long the old key keeps working, so clients can switch. 0: it stops at once.",

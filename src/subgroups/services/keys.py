@@ -35,6 +35,8 @@ KEY_PREFIX = "sgk_"
 _SHOWN_CHARS = len(KEY_PREFIX) + 8
 # An unknown key is compared against this, so that it costs what a known one does.
 _NO_HASH = "0" * 64
+# A longer grace period is no rotation at all.
+MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 
 def hash_secret(secret: str) -> str:
@@ -145,6 +147,8 @@ class KeyService:
         The old key stops working after `grace_seconds` (at once for 0), so clients can move to
         the new secret without a moment where neither works. A revoked key cannot be rotated.
         """
+        if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+            raise InvalidRequest(f"The grace period must be 0 to {MAX_GRACE_SECONDS} seconds")
         now = self._clock.now()
         old = await self._keys.get(key_id)
         if old is None:
