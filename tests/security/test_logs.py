@@ -127,6 +127,7 @@ def test_the_log_of_a_run_holds_no_key_email_or_phone(
         for line in lines
         if line["logger"] == "subgroups.api" and line.get("request_id") == rid
     ]
+    assert (error["workspace_id"], error["level"]) == (tenant.workspace.id, "ERROR")
     assert "refused by a test trigger" in error["exception"]
     assert "m***@example.org" in error["exception"]
     assert "a***@example.com" in text  # the probed path, masked

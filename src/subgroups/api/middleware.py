@@ -73,7 +73,15 @@ class RequestContext:
             else:
                 await self.app(scope, receive, send_with_context)
         except Exception:
-            log.exception("unhandled error", extra={"request_id": rid})
+            key = state.get("api_key")
+            log.exception(
+                "unhandled error",
+                extra={
+                    "request_id": rid,
+                    "workspace_id": key.workspace_id if key is not None else None,
+                    "key_id": key.id if key is not None else None,
+                },
+            )
             if status:
                 raise
             response = json_response({"message": "Internal Server Error"}, 500)
