@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from subgroups.cli.serve import UVICORN_OPTIONS
+from subgroups.cli.serve import uvicorn_options
+from subgroups.config import Settings
 
 _CREATED = b'{"message":"success"}'
 
@@ -49,7 +50,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        **UVICORN_OPTIONS,
+        **uvicorn_options(Settings()),
     )
 
 
