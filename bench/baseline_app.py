@@ -44,13 +44,18 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--http", help="another HTTP parser than the service's, to compare")
     args = parser.parse_args()
+    options = uvicorn_options(Settings())
+    if args.http:
+        options = {k: v for k, v in options.items() if not k.startswith("h11_")}
+        options["http"] = args.http
     uvicorn.run(
         "bench.baseline_app:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
-        **uvicorn_options(Settings()),
+        **options,
     )
 
 

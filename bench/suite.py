@@ -26,6 +26,7 @@ OVERLAP = Mix("overlap", 200, "o")
 SCENARIO = {"email": "set, 1 email", "ext50": "set, 50 external ids", "overlap": "overlapping"}
 PGBENCH = "pgbench, same SQL as 50 ids"
 PG_DATABASE = "subgroups_bench"
+BASELINE = "bare Starlette endpoint"
 SETTLE_SECONDS = 2.0
 SQLITE_NORMAL = "SQLite, synchronous=NORMAL"
 
@@ -49,7 +50,7 @@ class Plan:
 
     def baseline(self, connections: int, workers: int = 1) -> float | None:
         for row in self.rows:
-            if (row.backend, row.connections, row.workers) == ("-", connections, workers):
+            if (row.scenario, row.connections, row.workers) == (BASELINE, connections, workers):
                 return row.rps
         return None
 
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     run_baseline(plan, workers=1, connections_list=plan.connections)
     if not plan.quick:
         run_baseline(plan, workers=2, connections_list=(16,))
+        # The service runs uvicorn with h11 (it bounds request heads); what that choice costs:
+        run_baseline(plan, workers=1, connections_list=(16,), http="httptools")
     for backend in plan.backends:
         with database(backend, plan) as url:
             run_service(plan, backend, url, workers=1)
@@ -119,10 +122,12 @@ def database(backend: str, plan: Plan) -> Iterator[str]:
         drop_postgres(POSTGRES_ADMIN_URL, PG_DATABASE)
 
 
-def run_baseline(plan: Plan, *, workers: int, connections_list: tuple[int, ...]) -> None:
+def run_baseline(
+    plan: Plan, *, workers: int, connections_list: tuple[int, ...], http: str | None = None
+) -> None:
     port = free_port()
-    log = plan.logs / f"baseline-w{workers}.log"
-    with running(baseline_command(port, workers), port, log) as server:
+    log = plan.logs / f"baseline-w{workers}-{http or 'default'}.log"
+    with running(baseline_command(port, workers, http), port, log) as server:
         load(server, plan, key="none", group_id="none", mix=EMAIL, connections=16, warmup=True)
         for connections in connections_list:
             result = load(
@@ -130,7 +135,7 @@ def run_baseline(plan: Plan, *, workers: int, connections_list: tuple[int, ...])
             )
             plan.record(
                 Row(
-                    "bare Starlette endpoint",
+                    BASELINE if http is None else f"{BASELINE}, {http} parser",
                     "-",
                     workers,
                     connections,
