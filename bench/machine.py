@@ -56,8 +56,9 @@ def describe(postgres_url: str) -> list[tuple[str, str]]:
         ("PostgreSQL", postgres_version(postgres_url)),
         (
             "Server",
-            f"uvicorn {version('uvicorn')} (uvloop {version('uvloop')}, httptools"
-            f" {version('httptools')}), starlette {version('starlette')}",
+            f"uvicorn {version('uvicorn')} with uvloop {version('uvloop')} and h11"
+            f" {version('h11')} (httptools {version('httptools')} for comparison),"
+            f" starlette {version('starlette')}",
         ),
         ("Load generator", wrk_version()),
         ("Load average at start", " ".join(f"{x:.2f}" for x in os.getloadavg())),

@@ -246,7 +246,7 @@ def run_workers(plan: Plan, backend: str, url: str) -> None:
             )
             for mix in (EMAIL, EXT50):
                 measure(plan, server, fixture, backend, workers, mix, 16)
-            scan_log(plan, server, backend)
+            scan_log(plan, server, backend, workers)
 
 
 def measure(
@@ -324,7 +324,7 @@ def seconds(duration: str) -> int:
     return max(1, int(float(duration)))
 
 
-def scan_log(plan: Plan, server: Server, backend: str) -> None:
+def scan_log(plan: Plan, server: Server, backend: str, workers: int = 1) -> None:
     """Counts what a server logged going wrong: tracebacks, deadlocks, lock time-outs.
 
     A client that hangs up mid-request (wrk does, when a run ends) is logged with a traceback
@@ -339,6 +339,6 @@ def scan_log(plan: Plan, server: Server, backend: str) -> None:
         "lock time-outs": text.count("database is locked"),
         "client hang-ups at the end of a run": hang_ups,
     }
-    plan.log_findings.append((f"{backend}, {len(server.workers())} worker(s)", found))
+    plan.log_findings.append((f"{backend}, {workers} worker{'s' if workers > 1 else ''}", found))
     if found["tracebacks"] or found["deadlocks"] or found["lock time-outs"]:
         print(f"!! {backend} server log: {found}; see {server.log}", flush=True)
