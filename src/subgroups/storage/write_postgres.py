@@ -90,6 +90,7 @@ found AS (
     UNION ALL SELECT id, external_id, email, phone FROM created
 ),"""
 
+# $4 is always NULL here; it is named so that both statements take the same parameters.
 _BY_CONTACT: Final = """
 found AS (
     SELECT id, external_id, email, phone FROM profiles
