@@ -8,12 +8,14 @@ from subgroups.config import Settings
 from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
 from subgroups.services.ports import Clock, SystemClock
+from subgroups.services.status import StatusService
 from subgroups.services.subscriptions import SubscriptionService
 from subgroups.services.workspaces import WorkspaceService
 from subgroups.storage.engine import Database
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.migrate import is_current
+from subgroups.storage.reads import SqlStatusReader
 from subgroups.storage.subscriptions import SqlSubscriptionStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
 
@@ -26,6 +28,7 @@ class Services:
     keys: KeyService
     groups: GroupService
     subscriptions: SubscriptionService
+    status: StatusService
 
     async def schema_is_current(self) -> bool:
         return await is_current(self.db)
@@ -57,4 +60,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         subscriptions=SubscriptionService(
             groups=groups, store=SqlSubscriptionStore(db), clock=clock
         ),
+        status=StatusService(reader=SqlStatusReader(db)),
     )

@@ -18,7 +18,10 @@ from subgroups.api.errors import (
 )
 from subgroups.api.middleware import RequestContext
 from subgroups.api.routes.health import healthz, readyz
+from subgroups.api.routes.read_status import get_status, get_user_status
+from subgroups.api.routes.reference import docs_page, openapi_document
 from subgroups.api.routes.set_status import set_status_v1
+from subgroups.api.routes.set_status_v2 import set_status_v2
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.errors import SubgroupsError
@@ -27,6 +30,11 @@ from subgroups.errors import SubgroupsError
 def routes() -> list[Route]:
     return [
         Route("/subscription/status/set", set_status_v1, methods=["POST"]),
+        Route("/v2/subscription/status/set", set_status_v2, methods=["POST"]),
+        Route("/subscription/status/get", get_status, methods=["GET"]),
+        Route("/subscription/user/status", get_user_status, methods=["GET"]),
+        Route("/openapi.json", openapi_document, methods=["GET"]),
+        Route("/docs", docs_page, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]

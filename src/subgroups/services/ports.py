@@ -13,9 +13,11 @@ from subgroups.domain.models import (
     Group,
     Permission,
     ProfileView,
+    State,
     StateChange,
     Workspace,
 )
+from subgroups.domain.reads import UserPage
 from subgroups.domain.subscriptions import Assignment
 
 IdentifierKind = Literal["external_id", "email", "phone"]
@@ -109,3 +111,29 @@ class SubscriptionStore(Protocol):
         self, workspace_id: int, *, after: int | None, limit: int | None
     ) -> list[StateChange]:
         """State changes of the workspace with id > `after`, oldest first."""
+
+
+class StatusReader(Protocol):
+    """The read side of subscription state (§6). Reads take no write lock."""
+
+    async def group_states(
+        self, workspace_id: int, group_id: str, kind: IdentifierKind, values: Collection[str]
+    ) -> tuple[Group | None, dict[str, frozenset[State]]]:
+        """From one consistent snapshot: the group (None if the workspace has no such group) and,
+        for each of `values` (normalised), the distinct states that the workspace's profiles with
+        that identifier have in the group. A value with no state in the group is absent.
+        """
+
+    async def user_statuses(
+        self,
+        workspace_id: int,
+        kind: IdentifierKind,
+        values: Collection[str],
+        *,
+        limit: int,
+        offset: int,
+    ) -> UserPage:
+        """The profiles matching any of `values`, oldest first, from `offset`, at most `limit` of
+        them, each with its states in every group where it has one (groups oldest first); and
+        how many profiles match in all.
+        """

@@ -71,6 +71,8 @@ class SqlGroupStore:
         return group_from_row({**values, "pk": pk, "archived_at": None})
 
     async def find(self, workspace_id: int, group_ids: Collection[str]) -> dict[str, Group]:
+        # PostgreSQL text cannot hold NUL (binding one fails); no group id contains one.
+        group_ids = [g for g in group_ids if "\x00" not in g]
         if not group_ids:
             return {}
         query = select(groups).where(
