@@ -92,10 +92,14 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 
 async def _truncate(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    # DELETE, not TRUNCATE: on tables this small it is several times faster (TRUNCATE makes new
+    # files for every table and index), and this runs before every PostgreSQL test.
     conn = await asyncpg.connect(url, timeout=5)
     try:
-        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        async with conn.transaction():
+            for table in reversed(metadata.sorted_tables):
+                await conn.execute(f'DELETE FROM "{table.name}"')
+            await conn.execute("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'")
     finally:
         await conn.close()
 

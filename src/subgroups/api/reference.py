@@ -105,7 +105,7 @@ class _Renderer:
                 f"{method.upper()}</span> {html.escape(path)}</a></li>"
             )
             groups.setdefault(tag, []).append(link)
-        parts = ['<p><a href="#overview">Overview</a></p>', '<p><a href="#security">Keys</a></p>']
+        parts = ['<p><a href="#overview">Overview</a></p>', '<p><a href="#security">API keys</a></p>']
         for tag, links in groups.items():
             parts.append(f"<h3>{html.escape(tag)}</h3><ul>{''.join(links)}</ul>")
         parts.append('<p><a href="#schemas">Schemas</a></p>')
@@ -274,13 +274,13 @@ _STYLE = """
 :root { --ink: #1d2330; --muted: #5b6475; --line: #dfe3ea; --code: #f3f5f8; --accent: #2457c5; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.55 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
-  display: grid; grid-template-columns: 17rem 1fr; grid-template-areas: "head head" "nav main"; }
+  display: grid; grid-template-columns: 20rem 1fr; grid-template-areas: "head head" "nav main"; }
 header { grid-area: head; padding: 1.2rem 2rem; border-bottom: 1px solid var(--line); }
 header h1 { margin: 0; font-size: 1.6rem; } header small { color: var(--muted); font-weight: normal; }
 .lead { margin: .3rem 0; color: var(--muted); }
 nav { grid-area: nav; padding: 1rem 1.2rem; border-right: 1px solid var(--line); position: sticky; top: 0;
   align-self: start; max-height: 100vh; overflow-y: auto; font-size: .9rem; }
-nav ul { list-style: none; padding: 0; margin: 0 0 1rem; } nav li { margin: .25rem 0; }
+nav ul { list-style: none; padding: 0; margin: 0 0 1rem; } nav li { margin: .25rem 0; white-space: nowrap; }
 nav h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); }
 main { grid-area: main; padding: 0 2rem 4rem; max-width: 62rem; }
 section { border-bottom: 1px solid var(--line); padding: 1.2rem 0; }
@@ -291,6 +291,7 @@ pre code { padding: 0; }
 table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size: .9rem; }
 th, td { text-align: left; vertical-align: top; border-bottom: 1px solid var(--line); padding: .4rem .5rem; }
 td p { margin: 0 0 .3rem; }
+td:first-child { white-space: nowrap; } td:nth-child(2) { min-width: 9rem; }
 .method { display: inline-block; min-width: 3.2rem; text-align: center; border-radius: 4px; color: #fff;
   font-size: .75rem; font-weight: 600; padding: .1rem .35rem; }
 .method.get { background: #1f7a4d; } .method.post { background: #2457c5; }
