@@ -105,7 +105,10 @@ class _Renderer:
                 f"{method.upper()}</span> {html.escape(path)}</a></li>"
             )
             groups.setdefault(tag, []).append(link)
-        parts = ['<p><a href="#overview">Overview</a></p>', '<p><a href="#security">API keys</a></p>']
+        parts = [
+            '<p><a href="#overview">Overview</a></p>',
+            '<p><a href="#security">API keys</a></p>',
+        ]
         for tag, links in groups.items():
             parts.append(f"<h3>{html.escape(tag)}</h3><ul>{''.join(links)}</ul>")
         parts.append('<p><a href="#schemas">Schemas</a></p>')
