@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from importlib.metadata import version
@@ -105,6 +107,11 @@ async def test_the_docs_page_describes_every_operation_and_loads_nothing_from_el
     assert "<script" not in page
     assert "@import" not in page
     assert "url(" not in page
+    [style] = re.findall(r"<style>(.*?)</style>", page, flags=re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    policy = response.headers["content-security-policy"]
+    assert f"style-src 'sha256-{digest}'" in policy
+    assert "default-src 'none'" in policy
 
 
 # --- every documented status code is one the app really sends, with documented messages ---

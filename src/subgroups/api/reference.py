@@ -6,6 +6,8 @@ no script and nothing from another site, so it works on a machine with no intern
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from functools import cache
@@ -32,6 +34,16 @@ def document() -> dict[str, Any]:
 @cache
 def page() -> str:
     return _Renderer(document()).render()
+
+
+@cache
+def page_policy() -> str:
+    """The page's Content-Security-Policy: nothing may load but its own inline stylesheet."""
+    digest = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+    return (
+        f"default-src 'none'; style-src 'sha256-{digest}'; frame-ancestors 'none';"
+        " base-uri 'none'; form-action 'none'"
+    )
 
 
 def _prose(text: str) -> str:

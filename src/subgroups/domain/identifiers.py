@@ -8,7 +8,7 @@ contract's message.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Final
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -43,18 +43,14 @@ def raw_values(value: object, field: str) -> list[str] | None:
     return items  # type: ignore[return-value]  # every item was checked to be a str just above
 
 
-def _check_count(values: list[str], cheap_key: Callable[[str], str], overflow: str) -> None:
-    if len(values) > MAX_RAW_ENTRIES or len({cheap_key(v) for v in values}) > MAX_IDS:
-        raise InvalidRequest(overflow)
-
-
 def _distinct(
     values: list[str],
     normalise: Callable[[str], str],
     cheap_key: Callable[[str], str],
     overflow: str,
 ) -> list[str]:
-    _check_count(values, cheap_key, overflow)
+    if len(values) > MAX_RAW_ENTRIES or len({cheap_key(v) for v in values}) > MAX_IDS:
+        raise InvalidRequest(overflow)
     return list(dict.fromkeys(normalise(v) for v in values))
 
 
@@ -121,24 +117,3 @@ def parse_phones(value: object, field: str = "phone") -> list[str] | None:
     return _distinct(
         values, normalise_phone, lambda v: v.translate(_PHONE_FORMATTING), TOO_MANY_IDS
     )
-
-
-IdentifierKind = Literal["external_id", "email", "phone"]
-
-
-def parse_as_sent(kind: IdentifierKind, value: object, field: str) -> dict[str, str] | None:
-    """Like parse_*, but keeps each value as sent, mapped to its normalised form.
-
-    The read endpoints answer with the identifiers exactly as the caller wrote them.
-    """
-    values = raw_values(value, field)
-    if values is None:
-        return None
-    if kind == "external_id":
-        _check_count(values, lambda v: v, TOO_MANY_EXTERNAL_IDS)
-        return {v: normalise_external_id(v) for v in values}
-    if kind == "email":
-        _check_count(values, lambda v: v.strip().lower(), TOO_MANY_IDS)
-        return {v: normalise_email(v) for v in values}
-    _check_count(values, lambda v: v.translate(_PHONE_FORMATTING), TOO_MANY_IDS)
-    return {v: normalise_phone(v) for v in values}

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from subgroups.domain.identifiers import IdentifierKind
+from subgroups.domain.identifiers import (
+    _PHONE_FORMATTING,
+    TOO_MANY_EXTERNAL_IDS,
+    TOO_MANY_IDS,
+    _distinct,
+    normalise_email,
+    normalise_external_id,
+    normalise_phone,
+    raw_values,
+)
 from subgroups.domain.models import Channel, State
 from subgroups.domain.subscriptions import EMAIL_AND_PHONE
 from subgroups.errors import InvalidRequest
 
 StatusLabel = Literal["Subscribed", "Unsubscribed", "Unknown"]
+IdentifierKind = Literal["external_id", "email", "phone"]
 
 MAX_LIMIT: Final = 100
 # Past the last matching profile every offset gives the same empty page, so a larger one is read as
@@ -22,6 +32,32 @@ IDENTIFIER_REQUIRED: Final = "One of external_id, email or phone is required"
 BAD_LIMIT: Final = f"limit must be a whole number from 1 to {MAX_LIMIT}"
 BAD_OFFSET: Final = "offset must be a whole number, 0 or more"
 _DIGITS: Final = re.compile(r"[0-9]+")
+
+
+# (normalise, the cheap key the 50-value cap counts, the cap's message): as parse_* in identifiers
+_RULES: Final[dict[str, tuple[Callable[[str], str], Callable[[str], str], str]]] = {
+    "external_id": (normalise_external_id, lambda v: v, TOO_MANY_EXTERNAL_IDS),
+    "email": (normalise_email, lambda v: v.strip().lower(), TOO_MANY_IDS),
+    "phone": (normalise_phone, lambda v: v.translate(_PHONE_FORMATTING), TOO_MANY_IDS),
+}
+
+
+def parse_as_sent(kind: IdentifierKind, value: object, field: str) -> dict[str, str] | None:
+    """Like identifiers.parse_*, with the same checks, but keeps each value as sent, mapped to its
+    normal form: the read endpoints answer with the identifiers exactly as the caller wrote them.
+    """
+    values = raw_values(value, field)
+    if values is None:
+        return None
+    normalise, cheap_key, overflow = _RULES[kind]
+    as_sent: dict[str, str] = {}
+
+    def remember(raw: str) -> str:
+        as_sent[raw] = normalise(raw)
+        return as_sent[raw]
+
+    _distinct(values, remember, cheap_key, overflow)
+    return as_sent
 
 
 def combined_status(states: Collection[State]) -> StatusLabel:

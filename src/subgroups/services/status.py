@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from subgroups.domain.identifiers import parse_as_sent
 from subgroups.domain.reads import (
     Identifiers,
     StatusLabel,
     UserPage,
     combined_status,
     page_bounds,
+    parse_as_sent,
 )
 from subgroups.domain.subscriptions import INVALID_GROUP, check_identifier_kinds
 from subgroups.errors import InvalidRequest

@@ -12,9 +12,8 @@ from collections.abc import Collection, Mapping
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subgroups.domain.identifiers import IdentifierKind
 from subgroups.domain.models import Group, State
-from subgroups.domain.reads import GroupStatus, UserPage, UserStatus
+from subgroups.domain.reads import GroupStatus, IdentifierKind, UserPage, UserStatus
 from subgroups.storage.engine import Database
 from subgroups.storage.groups import group_from_row
 from subgroups.storage.tables import profiles, subscription_groups, subscription_states

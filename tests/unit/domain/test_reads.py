@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from subgroups.domain.identifiers import parse_as_sent
 from subgroups.domain.models import State
 from subgroups.domain.reads import (
     MAX_OFFSET,
     Identifiers,
     combined_status,
     page_bounds,
+    parse_as_sent,
 )
 from subgroups.errors import InvalidRequest
 

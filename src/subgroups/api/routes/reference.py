@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from subgroups.api.reference import document_bytes, page
+from subgroups.api.reference import document_bytes, page, page_policy
 from subgroups.api.responses import JSONBytes
 
 
@@ -14,4 +14,5 @@ async def openapi_document(_request: Request) -> Response:
 
 
 async def docs_page(_request: Request) -> Response:
-    return HTMLResponse(page())
+    # Its own policy: the API's default forbids everything, which would also block the stylesheet.
+    return HTMLResponse(page(), headers={"Content-Security-Policy": page_policy()})
