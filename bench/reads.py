@@ -21,8 +21,8 @@ import random
 import sqlite3
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,12 @@ def kinds(seeded: Seeded, profiles: int) -> dict[str, Request]:
         params = {"subscription_group_id": email_group, "external_id": ids}
         return c.get("/subscription/status/get", params=params, headers=headers)
 
+    def status_by_absent_external_id(c: httpx.AsyncClient, rng: random.Random) -> Any:
+        # Ids no profile has: the same work on both databases, so only the tables' size differs.
+        ids = [external_id(n + 100_000_000) for n in sample(rng)]
+        params = {"subscription_group_id": email_group, "external_id": ids}
+        return c.get("/subscription/status/get", params=params, headers=headers)
+
     def status_by_email(c: httpx.AsyncClient, rng: random.Random) -> Any:
         addresses = list(dict.fromkeys(email(n) for n in sample(rng)))
         params = {"subscription_group_id": email_group, "email": addresses}
@@ -104,37 +110,59 @@ def kinds(seeded: Seeded, profiles: int) -> dict[str, Request]:
 
     return {
         "status/get, 50 external ids": status_by_external_id,
+        "status/get, 50 absent external ids": status_by_absent_external_id,
         "status/get, 50 emails": status_by_email,
         "user/status, 50 external ids": users_by_external_id,
     }
 
 
-async def measure(
-    url: str, seeded: Seeded, profiles: int, requests: int
-) -> tuple[dict[str, Timing], dict[str, list[tuple[str, Any]]]]:
+@dataclass
+class Side:
+    """One database under test: its app, the requests it answers, and their timings."""
+
+    client: httpx.AsyncClient
+    requests: dict[str, Request]
+    timings: dict[str, Timing] = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def side(url: str, seeded: Seeded, profiles: int) -> AsyncIterator[Side]:
     settings = Settings(database_url=url)
     services = build_services(settings)
     transport = httpx.ASGITransport(app=create_app(settings, services))
-    timings: dict[str, Timing] = {}
-    statements: dict[str, list[tuple[str, Any]]] = {}
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            for name, request in kinds(seeded, profiles).items():
-                rng = random.Random(name)  # the same identifiers on both databases
-                for _ in range(WARM_UP):
-                    (await request(client, rng)).raise_for_status()
-                with capture_sql() as captured:
-                    (await request(client, rng)).raise_for_status()
-                statements[name] = captured.statements
-                timing = timings[name] = Timing()
-                for _ in range(requests):
-                    started = time.perf_counter()
-                    response = await request(client, rng)
-                    timing.latencies.append(time.perf_counter() - started)
-                    response.raise_for_status()
+            yield Side(client, kinds(seeded, profiles))
     finally:
         await services.aclose()
-    return timings, statements
+
+
+async def timed(side: Side, name: str, rng: random.Random) -> None:
+    started = time.perf_counter()
+    response = await side.requests[name](side.client, rng)
+    side.timings.setdefault(name, Timing()).latencies.append(time.perf_counter() - started)
+    response.raise_for_status()
+
+
+async def measure(empty: Side, large: Side, requests: int) -> dict[str, list[tuple[str, Any]]]:
+    """Times every kind of request on both sides, alternating between them request by request,
+    so that the machine's speed drifting during the run weighs on both alike. Returns the SQL of
+    one warm request of each kind on the large side.
+    """
+    statements: dict[str, list[tuple[str, Any]]] = {}
+    for name in large.requests:
+        # The same identifiers, in the same order, on both databases.
+        rngs = {id(s): random.Random(name) for s in (empty, large)}
+        for s in (empty, large):
+            for _ in range(WARM_UP):
+                (await s.requests[name](s.client, rngs[id(s)])).raise_for_status()
+        with capture_sql() as captured:
+            (await large.requests[name](large.client, random.Random(name))).raise_for_status()
+        statements[name] = captured.statements
+        for _ in range(requests):
+            for s in (empty, large):
+                await timed(s, name, rngs[id(s)])
+    return statements
 
 
 async def explain(url: str, statements: list[tuple[str, Any]]) -> list[str]:
@@ -200,10 +228,13 @@ async def run_backend(
     large = await seed(dbs.large, args.profiles)
     seeding = time.perf_counter() - started
     print(f"{backend}: seeded {args.profiles:,} profiles in {seeding:.0f} s")
-    empty_timings, _ = await measure(dbs.empty, empty, args.profiles, args.requests)
-    large_timings, statements = await measure(dbs.large, large, args.profiles, args.requests)
-    for name in empty_timings:
-        small, big = empty_timings[name], large_timings[name]
+    async with (
+        side(dbs.empty, empty, args.profiles) as empty_side,
+        side(dbs.large, large, args.profiles) as large_side,
+    ):
+        statements = await measure(empty_side, large_side, args.requests)
+    for name in statements:
+        small, big = empty_side.timings[name], large_side.timings[name]
         summary.append(
             f"| {backend} | {name} | {small.median_ms:.2f} | {big.median_ms:.2f} |"
             f" {big.median_ms / small.median_ms:.2f} | {small.p95_ms:.2f} | {big.p95_ms:.2f} |"
@@ -243,8 +274,10 @@ async def run(args: argparse.Namespace) -> str:
         f" Python {platform.python_version()}.",
         "",
         f"Each request names {IDS_PER_REQUEST} random identifiers; {args.requests} requests of"
-        f" each kind are timed one at a time, after {WARM_UP} warm-up requests, through the real"
-        " application in-process. *Empty*: the same workspace, key and groups with no profiles."
+        f" each kind are timed one at a time on each database, alternating between the two (so"
+        " that the machine's speed drifting during the run weighs on both alike), after"
+        f" {WARM_UP} warm-up requests, through the real application in-process."
+        " *Empty*: the same workspace, key and groups with no profiles."
         f" *Large*: {args.profiles:,} profiles (emails shared by two profiles each) and"
         f" {args.profiles * 3:,} states. *SQL statements*: what one warm request executes,"
         " SQLite's `BEGIN` included (the key is cached, as it is in production).",
