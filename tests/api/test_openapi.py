@@ -21,6 +21,7 @@ from subgroups.api.app import create_app
 from subgroups.api.reference import document
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
+from tests.api.helpers import client_at
 from tests.factories import Tenant, make_key
 
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
@@ -221,7 +222,7 @@ async def test_documented_statuses_are_the_ones_sent_and_their_messages_are_docu
 
 
 async def test_service_routes_send_their_documented_statuses(
-    client: httpx.AsyncClient, tmp_path: Path
+    client: httpx.AsyncClient, settings: Settings, services: Services, tmp_path: Path
 ) -> None:
     not_migrated = Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}")
     bare_services = build_services(not_migrated)
@@ -231,12 +232,19 @@ async def test_service_routes_send_their_documented_statuses(
             not_ready = await bare.get("/readyz")
     finally:
         await bare_services.aclose()
+    async with client_at(settings, services, "127.0.0.1") as local:
+        local_metrics = await local.get("/metrics")
 
     sent = {
         ("GET", "/healthz"): {(await client.get("/healthz")).status_code},
         ("GET", "/readyz"): {(await client.get("/readyz")).status_code, not_ready.status_code},
         ("GET", "/openapi.json"): {(await client.get("/openapi.json")).status_code},
         ("GET", "/docs"): {(await client.get("/docs")).status_code},
+        # The test client's address is not loopback: the counters do not exist for it.
+        ("GET", "/metrics"): {
+            (await client.get("/metrics")).status_code,
+            local_metrics.status_code,
+        },
     }
 
     assert sent == {operation: documented_statuses(*operation) for operation in sent}

@@ -18,6 +18,7 @@ from subgroups.api.errors import (
 )
 from subgroups.api.middleware import RequestContext
 from subgroups.api.routes.health import healthz, readyz
+from subgroups.api.routes.metrics import metrics
 from subgroups.api.routes.read_status import get_status, get_user_status
 from subgroups.api.routes.reference import docs_page, openapi_document
 from subgroups.api.routes.set_status import set_status_v1
@@ -37,6 +38,7 @@ def routes() -> list[Route]:
         Route("/docs", docs_page, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
 
 
@@ -52,7 +54,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
 
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(RequestContext)],
+        middleware=[Middleware(RequestContext, trusted_proxies=settings.trusted_proxies)],
         exception_handlers={
             SubgroupsError: handle_domain_error,
             HttpError: handle_http_error,
