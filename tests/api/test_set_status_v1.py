@@ -726,3 +726,16 @@ async def test_use_double_opt_in_logic_is_accepted_and_ignored(
         "subscribed",
         "subscribed",
     ]
+
+
+async def test_the_limit_counts_phones_after_normalisation(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services
+) -> None:
+    # 51 spellings, 50 numbers: a UK number is sent with and without its trunk prefix "(0)".
+    sent = [*phones(49), "+442079460958", "+44 (0)20 7946 0958"]
+
+    response = await post(client, tenant, body(tenant.sms_group.id, phone=sent))
+
+    assert (response.status_code, response.json()) == (201, SUCCESS)
+    profiles = await all_profiles(services, tenant.workspace.id)
+    assert sorted(p["phone"] for p in profiles) == sorted([*phones(49), "+442079460958"])
