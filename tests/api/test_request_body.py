@@ -215,6 +215,15 @@ async def test_an_unknown_path_is_a_404(client: httpx.AsyncClient, tenant: Tenan
         assert (response.status_code, response.json()) == (404, {"message": "Not Found"})
 
 
+async def test_a_trailing_slash_is_an_unknown_path(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services
+) -> None:
+    response = await client.post(PATH + "/", content=encoded(tenant), headers=tenant.auth)
+
+    assert (response.status_code, response.json()) == (404, {"message": "Not Found"})
+    assert await services.subscriptions.changes(workspace_id=tenant.workspace.id) == []
+
+
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
 async def test_a_wrong_method_is_a_405(
     client: httpx.AsyncClient, tenant: Tenant, method: str
