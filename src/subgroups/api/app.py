@@ -18,6 +18,7 @@ from subgroups.api.errors import (
 )
 from subgroups.api.middleware import RequestContext
 from subgroups.api.routes.health import healthz, readyz
+from subgroups.api.routes.metrics import metrics
 from subgroups.api.routes.set_status import set_status_v1
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
@@ -29,6 +30,7 @@ def routes() -> list[Route]:
         Route("/subscription/status/set", set_status_v1, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
 
 
@@ -44,7 +46,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
 
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(RequestContext)],
+        middleware=[Middleware(RequestContext, trusted_proxies=settings.trusted_proxies)],
         exception_handlers={
             SubgroupsError: handle_domain_error,
             HttpError: handle_http_error,
