@@ -35,7 +35,7 @@ PARSERS: dict[str, Parser] = {
 }
 
 # Property tests must never fail for being slow on a busy machine.
-properties = settings(deadline=None, max_examples=200)
+properties = settings(deadline=None, max_examples=100)
 
 
 def _example_numbers() -> list[str]:
