@@ -62,6 +62,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         },
         lifespan=lifespan,
     )
+    # A path with an extra trailing slash is an unknown path (§1: a JSON 404), not an empty-bodied 307.
+    app.router.redirect_slashes = False
     app.state.services = built
     return app
 
