@@ -144,36 +144,33 @@ async def test_twenty_five_objects_are_accepted(
     assert len(await services.subscriptions.changes(workspace_id=tenant.workspace.id)) == 25
 
 
-@pytest.mark.parametrize(
-    ("body", "message"),
-    [
-        ({}, "subscription_groups is required"),
-        ({"subscription_groups": None}, "subscription_groups is required"),
-        (
-            {"subscription_groups": []},
-            "subscription_groups must be a list of 1 to 25 subscription group objects",
-        ),
-        (
-            {"subscription_groups": {"subscription_group_id": "x"}},
-            "subscription_groups must be a list of 1 to 25 subscription group objects",
-        ),
-        (
-            {"subscription_groups": "x"},
-            "subscription_groups must be a list of 1 to 25 subscription group objects",
-        ),
-    ],
-)
-async def test_a_missing_or_malformed_list_names_the_field(
-    client: httpx.AsyncClient,
-    tenant: Tenant,
-    services: Services,
-    body: dict[str, Any],
-    message: str,
-) -> None:
-    response = await post(client, tenant, body)
+MALFORMED_LISTS: list[tuple[dict[str, Any], str]] = [
+    ({}, "subscription_groups is required"),
+    ({"subscription_groups": None}, "subscription_groups is required"),
+    (
+        {"subscription_groups": []},
+        "subscription_groups must be a list of 1 to 25 subscription group objects",
+    ),
+    (
+        {"subscription_groups": {"subscription_group_id": "x"}},
+        "subscription_groups must be a list of 1 to 25 subscription group objects",
+    ),
+    (
+        {"subscription_groups": "x"},
+        "subscription_groups must be a list of 1 to 25 subscription group objects",
+    ),
+]
 
-    assert (response.status_code, response.json()) == (400, {"message": message})
-    await assert_nothing_changed(services, tenant)
+
+async def test_a_missing_or_malformed_list_names_the_field(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services, subtests: pytest.Subtests
+) -> None:
+    for body, message in MALFORMED_LISTS:
+        with subtests.test(msg=repr(body)):
+            response = await post(client, tenant, body)
+
+            assert (response.status_code, response.json()) == (400, {"message": message})
+            await assert_nothing_changed(services, tenant)
 
 
 async def test_more_than_twenty_five_objects_are_refused(
@@ -259,72 +256,69 @@ async def test_the_first_failing_object_is_reported_and_nothing_is_applied(
     assert await states(services, tenant, "user-1") == {}
 
 
-@pytest.mark.parametrize(
-    ("bad", "message"),
-    [
-        ({"subscription_group_id": None}, "subscription_group_id is required"),
-        (
-            {"subscription_state": "maybe"},
-            "subscription_state must be 'subscribed' or 'unsubscribed'",
-        ),
-        ({"external_ids": None}, "One of external_id or email is required"),
-        ({"emails": ["not-an-email"]}, "Invalid email address: 'not-an-email'"),
-        (
-            {"phones": ["+14155552671"]},
-            "Phone numbers cannot be used with an email subscription group; use external_id or email",
-        ),
-        (
-            {"external_ids": []},
-            "external_ids must be a non-empty string or a list of non-empty strings",
-        ),
-        (
-            {"external_ids": None, "external_id": ""},
-            "external_id must be a non-empty string or a list of non-empty strings",
-        ),
-        (
-            {"external_ids": None, "emails": [""]},
-            "emails must be a non-empty string or a list of non-empty strings",
-        ),
-        (
-            {"external_ids": None, "email": 7},
-            "email must be a non-empty string or a list of non-empty strings",
-        ),
-        (
-            {"external_id": "user-9"},
-            "external_ids and external_id are the same field: send only one of them",
-        ),
-        (
-            {"external_ids": [f"u{i}" for i in range(51)]},
-            "The max number of external_ids and aliases per request was exceeded",
-        ),
-        (
-            {"emails": [f"u{i}@example.com" for i in range(51)]},
-            "The max number of ids per request was exceeded",
-        ),
-    ],
-)
+OBJECT_ERRORS: list[tuple[dict[str, Any], str]] = [
+    ({"subscription_group_id": None}, "subscription_group_id is required"),
+    (
+        {"subscription_state": "maybe"},
+        "subscription_state must be 'subscribed' or 'unsubscribed'",
+    ),
+    ({"external_ids": None}, "One of external_id or email is required"),
+    ({"emails": ["not-an-email"]}, "Invalid email address: 'not-an-email'"),
+    (
+        {"phones": ["+14155552671"]},
+        "Phone numbers cannot be used with an email subscription group; use external_id or email",
+    ),
+    (
+        {"external_ids": []},
+        "external_ids must be a non-empty string or a list of non-empty strings",
+    ),
+    (
+        {"external_ids": None, "external_id": ""},
+        "external_id must be a non-empty string or a list of non-empty strings",
+    ),
+    (
+        {"external_ids": None, "emails": [""]},
+        "emails must be a non-empty string or a list of non-empty strings",
+    ),
+    (
+        {"external_ids": None, "email": 7},
+        "email must be a non-empty string or a list of non-empty strings",
+    ),
+    (
+        {"external_id": "user-9"},
+        "external_ids and external_id are the same field: send only one of them",
+    ),
+    (
+        {"external_ids": [f"u{i}" for i in range(51)]},
+        "The max number of external_ids and aliases per request was exceeded",
+    ),
+    (
+        {"emails": [f"u{i}@example.com" for i in range(51)]},
+        "The max number of ids per request was exceeded",
+    ),
+]
+
+
 async def test_an_object_level_error_carries_the_objects_position(
-    client: httpx.AsyncClient,
-    tenant: Tenant,
-    services: Services,
-    bad: dict[str, Any],
-    message: str,
+    client: httpx.AsyncClient, tenant: Tenant, services: Services, subtests: pytest.Subtests
 ) -> None:
-    broken = {**item(tenant.email_group.id, external_ids=["user-1"]), **bad}
-    body = {
-        "subscription_groups": [
-            item(tenant.sms_group.id, external_ids=["user-1"]),
-            {k: v for k, v in broken.items() if v is not None},
-        ]
-    }
+    for bad, message in OBJECT_ERRORS:
+        with subtests.test(msg=message):
+            broken = {**item(tenant.email_group.id, external_ids=["user-1"]), **bad}
+            body = {
+                "subscription_groups": [
+                    item(tenant.sms_group.id, external_ids=["user-1"]),
+                    {k: v for k, v in broken.items() if v is not None},
+                ]
+            }
 
-    response = await post(client, tenant, body)
+            response = await post(client, tenant, body)
 
-    assert (response.status_code, response.json()) == (
-        400,
-        {"message": f"subscription_groups[1]: {message}"},
-    )
-    await assert_nothing_changed(services, tenant)
+            assert (response.status_code, response.json()) == (
+                400,
+                {"message": f"subscription_groups[1]: {message}"},
+            )
+            await assert_nothing_changed(services, tenant)
 
 
 async def test_fifty_ids_per_list_are_accepted(

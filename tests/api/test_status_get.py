@@ -58,28 +58,31 @@ async def test_answers_each_external_id_with_its_state(
     )
 
 
-@pytest.mark.parametrize(
-    ("query", "keys"),
-    [
-        ("external_id=a", ["a"]),
-        ("external_id=a&external_id=b", ["a", "b"]),
-        ("external_id[]=a&external_id[]=b", ["a", "b"]),
-        ("external_id%5B%5D=a", ["a"]),
-        ("external_id=a&external_id[]=b", ["a", "b"]),
-        ("external_id=a,b", ["a,b"]),
-        ("external_id=a&external_id=a", ["a"]),
-        ("external_id=John+Smith", ["John Smith"]),
-    ],
-)
+QUERY_FORMS = [
+    ("external_id=a", ["a"]),
+    ("external_id=a&external_id=b", ["a", "b"]),
+    ("external_id[]=a&external_id[]=b", ["a", "b"]),
+    ("external_id%5B%5D=a", ["a"]),
+    ("external_id=a&external_id[]=b", ["a", "b"]),
+    ("external_id=a,b", ["a,b"]),
+    ("external_id=a&external_id=a", ["a"]),
+    ("external_id=John+Smith", ["John Smith"]),
+]
+
+
 async def test_accepts_every_query_form(
-    client: httpx.AsyncClient, tenant: Tenant, query: str, keys: list[str]
+    client: httpx.AsyncClient, tenant: Tenant, subtests: pytest.Subtests
 ) -> None:
-    for key in keys:
-        await set_state(client, tenant, tenant.email_group, "subscribed", external_id=key)
+    for query, keys in QUERY_FORMS:
+        with subtests.test(msg=query):
+            for key in keys:
+                await set_state(client, tenant, tenant.email_group, "subscribed", external_id=key)
 
-    response = await get(client, tenant, f"subscription_group_id={tenant.email_group.id}&{query}")
+            response = await get(
+                client, tenant, f"subscription_group_id={tenant.email_group.id}&{query}"
+            )
 
-    assert answer(response) == ok(dict.fromkeys(keys, "Subscribed"))
+            assert answer(response) == ok(dict.fromkeys(keys, "Subscribed"))
 
 
 async def test_emails_are_matched_in_lowercase_and_answered_as_sent(
@@ -201,100 +204,100 @@ async def test_an_archived_group_can_be_read(
     assert answer(response) == ok({"u1": "Subscribed"})
 
 
-@pytest.mark.parametrize(
-    ("query", "message"),
-    [
-        ("external_id=u", "subscription_group_id is required"),
-        ("subscription_group_id=&external_id=u", "subscription_group_id is required"),
-        (
-            "subscription_group_id={email}&subscription_group_id={email}&external_id=u",
-            "subscription_group_id must be given once",
-        ),
-        ("subscription_group_id=no-such-group&external_id=u", "Invalid subscription group ID"),
-        (
-            "subscription_group_id=no-such-group&email=a@example.com&phone=%2B14155552671",
-            "Invalid subscription group ID",
-        ),
-        ("subscription_group_id=no-such-group&email=not-an-email", "Invalid subscription group ID"),
-        ("subscription_group_id=a%00b&external_id=u", "Invalid subscription group ID"),
-        ("subscription_group_id={email}&email=a@example.com&phone=%2B14155552671", EMAIL_AND_PHONE),
-        ("subscription_group_id={sms}&email=a@example.com&phone=%2B14155552671", EMAIL_AND_PHONE),
-        (
-            "subscription_group_id={sms}&email=a@example.com",
-            "Email addresses cannot be used with an SMS subscription group; use external_id or phone",
-        ),
-        (
-            "subscription_group_id={email}&phone=%2B14155552671",
-            "Phone numbers cannot be used with an email subscription group; use external_id or email",
-        ),
-        ("subscription_group_id={email}", "One of external_id or email is required"),
-        ("subscription_group_id={sms}", "One of external_id or phone is required"),
-        (
-            "subscription_group_id={email}&external_id=",
-            "external_id must be a non-empty string or a list of non-empty strings",
-        ),
-        (
-            "subscription_group_id={email}&email=not-an-email",
-            "Invalid email address: 'not-an-email'",
-        ),
-        (
-            "subscription_group_id={sms}&phone=4155552671",
-            "Invalid phone number: '4155552671' (use E.164, for example +14155552671)",
-        ),
-        (
-            "subscription_group_id={email}&external_id=a%00b",
-            "Invalid external_id: 'a\x00b' (at most 512 characters, no NUL characters)",
-        ),
-    ],
-)
+REFUSALS = [
+    ("external_id=u", "subscription_group_id is required"),
+    ("subscription_group_id=&external_id=u", "subscription_group_id is required"),
+    (
+        "subscription_group_id={email}&subscription_group_id={email}&external_id=u",
+        "subscription_group_id must be given once",
+    ),
+    ("subscription_group_id=no-such-group&external_id=u", "Invalid subscription group ID"),
+    (
+        "subscription_group_id=no-such-group&email=a@example.com&phone=%2B14155552671",
+        "Invalid subscription group ID",
+    ),
+    ("subscription_group_id=no-such-group&email=not-an-email", "Invalid subscription group ID"),
+    ("subscription_group_id=a%00b&external_id=u", "Invalid subscription group ID"),
+    ("subscription_group_id={email}&email=a@example.com&phone=%2B14155552671", EMAIL_AND_PHONE),
+    ("subscription_group_id={sms}&email=a@example.com&phone=%2B14155552671", EMAIL_AND_PHONE),
+    (
+        "subscription_group_id={sms}&email=a@example.com",
+        "Email addresses cannot be used with an SMS subscription group; use external_id or phone",
+    ),
+    (
+        "subscription_group_id={email}&phone=%2B14155552671",
+        "Phone numbers cannot be used with an email subscription group; use external_id or email",
+    ),
+    ("subscription_group_id={email}", "One of external_id or email is required"),
+    ("subscription_group_id={sms}", "One of external_id or phone is required"),
+    (
+        "subscription_group_id={email}&external_id=",
+        "external_id must be a non-empty string or a list of non-empty strings",
+    ),
+    (
+        "subscription_group_id={email}&email=not-an-email",
+        "Invalid email address: 'not-an-email'",
+    ),
+    (
+        "subscription_group_id={sms}&phone=4155552671",
+        "Invalid phone number: '4155552671' (use E.164, for example +14155552671)",
+    ),
+    (
+        "subscription_group_id={email}&external_id=a%00b",
+        "Invalid external_id: 'a\x00b' (at most 512 characters, no NUL characters)",
+    ),
+]
+
+
 async def test_refusals_follow_the_contracts_order_and_text(
-    client: httpx.AsyncClient, tenant: Tenant, query: str, message: str
+    client: httpx.AsyncClient, tenant: Tenant, subtests: pytest.Subtests
 ) -> None:
-    filled = query.format(email=tenant.email_group.id, sms=tenant.sms_group.id)
+    for query, message in REFUSALS:
+        with subtests.test(msg=query):
+            filled = query.format(email=tenant.email_group.id, sms=tenant.sms_group.id)
 
-    response = await get(client, tenant, filled)
+            response = await get(client, tenant, filled)
 
-    assert answer(response) == (400, {"message": message})
+            assert answer(response) == (400, {"message": message})
 
 
-@pytest.mark.parametrize(
-    ("field", "values", "status", "message"),
-    [
-        ("external_id", [f"u{i}" for i in range(50)], 200, None),
-        (
-            "external_id",
-            [f"u{i}" for i in range(51)],
-            400,
-            "The max number of external_ids and aliases per request was exceeded",
-        ),
-        ("external_id", ["same"] * 60, 200, None),
-        ("email", [f"u{i}@example.com" for i in range(50)], 200, None),
-        (
-            "email",
-            [f"u{i}@example.com" for i in range(51)],
-            400,
-            "The max number of ids per request was exceeded",
-        ),
-        ("email", ["A@example.com", "a@example.com"] * 30, 200, None),
-    ],
-)
+LIST_SIZES = [
+    ("external_id", [f"u{i}" for i in range(50)], 200, None),
+    (
+        "external_id",
+        [f"u{i}" for i in range(51)],
+        400,
+        "The max number of external_ids and aliases per request was exceeded",
+    ),
+    ("external_id", ["same"] * 60, 200, None),
+    ("email", [f"u{i}@example.com" for i in range(50)], 200, None),
+    (
+        "email",
+        [f"u{i}@example.com" for i in range(51)],
+        400,
+        "The max number of ids per request was exceeded",
+    ),
+    ("email", ["A@example.com", "a@example.com"] * 30, 200, None),
+]
+
+
 async def test_at_most_fifty_distinct_values(
-    client: httpx.AsyncClient,
-    tenant: Tenant,
-    field: str,
-    values: list[str],
-    status: int,
-    message: str | None,
+    client: httpx.AsyncClient, tenant: Tenant, subtests: pytest.Subtests
 ) -> None:
-    params = (("subscription_group_id", tenant.email_group.id), *((field, v) for v in values))
+    for field, values, status, message in LIST_SIZES:
+        with subtests.test(msg=f"{field}: {len(values)} values"):
+            params = (
+                ("subscription_group_id", tenant.email_group.id),
+                *((field, v) for v in values),
+            )
 
-    response = await client.get(PATH, params=params, headers=tenant.auth)
+            response = await client.get(PATH, params=params, headers=tenant.auth)
 
-    assert response.status_code == status
-    if message is None:
-        assert response.json()["status"] == dict.fromkeys(values, "Unknown")
-    else:
-        assert response.json() == {"message": message}
+            assert response.status_code == status
+            if message is None:
+                assert response.json()["status"] == dict.fromkeys(values, "Unknown")
+            else:
+                assert response.json() == {"message": message}
 
 
 async def test_the_legacy_query_key_is_accepted(client: httpx.AsyncClient, tenant: Tenant) -> None:

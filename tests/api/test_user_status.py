@@ -185,39 +185,40 @@ class TestPaging:
         assert body["total_count"] == 5
 
 
-@pytest.mark.parametrize(
-    ("query", "message"),
-    [
-        ("", "One of external_id, email or phone is required"),
-        ("limit=5", "One of external_id, email or phone is required"),
-        ("email=a@example.com&phone=%2B14155552671", EMAIL_AND_PHONE),
-        ("external_id=", "external_id must be a non-empty string or a list of non-empty strings"),
-        ("email=not-an-email", "Invalid email address: 'not-an-email'"),
-        (
-            "phone=4155552671",
-            "Invalid phone number: '4155552671' (use E.164, for example +14155552671)",
-        ),
-        ("external_id=u&limit=0", "limit must be a whole number from 1 to 100"),
-        ("external_id=u&limit=101", "limit must be a whole number from 1 to 100"),
-        ("external_id=u&limit=-1", "limit must be a whole number from 1 to 100"),
-        ("external_id=u&limit=1.5", "limit must be a whole number from 1 to 100"),
-        ("external_id=u&limit=ten", "limit must be a whole number from 1 to 100"),
-        ("external_id=u&limit=", "limit must be a whole number from 1 to 100"),
-        ("external_id=u&limit=%EF%BC%95", "limit must be a whole number from 1 to 100"),
-        ("external_id=u&limit=99999999999999999999", "limit must be a whole number from 1 to 100"),
-        ("external_id=u&limit=1&limit=2", "limit must be given once"),
-        ("external_id=u&offset=-1", "offset must be a whole number, 0 or more"),
-        ("external_id=u&offset=%2B1", "offset must be a whole number, 0 or more"),
-        ("external_id=u&offset=", "offset must be a whole number, 0 or more"),
-        ("external_id=u&offset=1&offset=1", "offset must be given once"),
-    ],
-)
-async def test_refusals_name_the_problem(
-    client: httpx.AsyncClient, tenant: Tenant, query: str, message: str
-) -> None:
-    response = await get(client, tenant, query)
+REFUSALS = [
+    ("", "One of external_id, email or phone is required"),
+    ("limit=5", "One of external_id, email or phone is required"),
+    ("email=a@example.com&phone=%2B14155552671", EMAIL_AND_PHONE),
+    ("external_id=", "external_id must be a non-empty string or a list of non-empty strings"),
+    ("email=not-an-email", "Invalid email address: 'not-an-email'"),
+    (
+        "phone=4155552671",
+        "Invalid phone number: '4155552671' (use E.164, for example +14155552671)",
+    ),
+    ("external_id=u&limit=0", "limit must be a whole number from 1 to 100"),
+    ("external_id=u&limit=101", "limit must be a whole number from 1 to 100"),
+    ("external_id=u&limit=-1", "limit must be a whole number from 1 to 100"),
+    ("external_id=u&limit=1.5", "limit must be a whole number from 1 to 100"),
+    ("external_id=u&limit=ten", "limit must be a whole number from 1 to 100"),
+    ("external_id=u&limit=", "limit must be a whole number from 1 to 100"),
+    ("external_id=u&limit=%EF%BC%95", "limit must be a whole number from 1 to 100"),
+    ("external_id=u&limit=99999999999999999999", "limit must be a whole number from 1 to 100"),
+    ("external_id=u&limit=1&limit=2", "limit must be given once"),
+    ("external_id=u&offset=-1", "offset must be a whole number, 0 or more"),
+    ("external_id=u&offset=%2B1", "offset must be a whole number, 0 or more"),
+    ("external_id=u&offset=", "offset must be a whole number, 0 or more"),
+    ("external_id=u&offset=1&offset=1", "offset must be given once"),
+]
 
-    assert (response.status_code, response.json()) == (400, {"message": message})
+
+async def test_refusals_name_the_problem(
+    client: httpx.AsyncClient, tenant: Tenant, subtests: pytest.Subtests
+) -> None:
+    for query, message in REFUSALS:
+        with subtests.test(msg=query):
+            response = await get(client, tenant, query)
+
+            assert (response.status_code, response.json()) == (400, {"message": message})
 
 
 @pytest.mark.parametrize(
