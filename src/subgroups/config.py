@@ -23,6 +23,11 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     key_cache_seconds: float = 2.0
     log_level: str = "INFO"
+    # Dashboard sign-in sessions end this many hours after sign-in.
+    dashboard_session_hours: float = 12.0
+    # "auto": session cookies are Secure when the request came over HTTPS; "always": set it even
+    # when TLS ends at a proxy in front of us and the request reaches us as plain HTTP.
+    dashboard_secure_cookies: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -33,6 +38,8 @@ class Settings:
             sqlite_synchronous=env.get("SUBGROUPS_SQLITE_SYNCHRONOUS", "FULL").upper(),
             key_cache_seconds=_float(env, "SUBGROUPS_KEY_CACHE_SECONDS", 2.0),
             log_level=env.get("SUBGROUPS_LOG_LEVEL", "INFO").upper(),
+            dashboard_session_hours=_float(env, "SUBGROUPS_DASHBOARD_SESSION_HOURS", 12.0),
+            dashboard_secure_cookies=env.get("SUBGROUPS_DASHBOARD_SECURE_COOKIES", "auto").lower(),
         )
         settings.check()
         return settings
@@ -53,6 +60,10 @@ class Settings:
             raise SettingsError("SUBGROUPS_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL")
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError("SUBGROUPS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        if self.dashboard_secure_cookies not in ("auto", "always"):
+            raise SettingsError("SUBGROUPS_DASHBOARD_SECURE_COOKIES must be auto or always")
+        if not 0 < self.dashboard_session_hours <= 24 * 30:
+            raise SettingsError("SUBGROUPS_DASHBOARD_SESSION_HOURS must be above 0 and at most 720")
 
     def redacted_database_url(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)
