@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 
 class SubgroupsError(Exception):
     def __init__(self, message: str) -> None:
@@ -54,11 +52,11 @@ class RateLimited(SubgroupsError):
 
 
 class SignInRefused(SubgroupsError):
-    """`locked_until` is set when the email is locked out from this address."""
+    """`retry_after` (seconds) is set when the email is locked out from this address."""
 
-    def __init__(self, message: str, locked_until: datetime | None = None) -> None:
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.locked_until = locked_until
+        self.retry_after = retry_after
 
 
 class NotFound(SubgroupsError):

@@ -266,7 +266,7 @@ def test_a_key_is_shown_once_copied_used_and_revoked(page: Page, live_server: Li
 
     secret_box = page.get_by_role("region", name="Key “Checkout” created")
     shown = secret_box.locator("#new-secret").inner_text()
-    secret_box.get_by_role("button", name="Copy the new key’s secret").click()
+    secret_box.get_by_role("button", name="Copy the new key's secret").click()
     copied: str = page.evaluate("navigator.clipboard.readText()")
     assert copied == shown
     assert copied.startswith("sgk_")

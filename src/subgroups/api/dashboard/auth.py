@@ -7,7 +7,6 @@ cookie and echoed in the form (double submit); SameSite=Strict keeps other sites
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Final
 
 from starlette.requests import Request
@@ -54,6 +53,7 @@ def _form(
         status,
         session=None,
         notice={"text": error, "error": True} if error else None,
+        notice_in_page=True,
         csrf=token,
         email=email,
         next=_safe_next(request, next or request.query_params.get("next")),
@@ -87,18 +87,18 @@ async def sign_in(request: Request) -> Response:
     except SignInRefused as refused:
         return _refused(request, refused, email=email, next=target)
     response = redirect(_safe_next(request, target))
-    lifetime = new.session.expires_at - datetime.now(UTC)
-    set_cookie(response, request, SESSION_COOKIE, new.token, max_age=int(lifetime.total_seconds()))
+    # The cookie lives as long as the session; the server ends the session either way.
+    lifetime = services_of(request).settings.dashboard_session_hours * 3600
+    set_cookie(response, request, SESSION_COOKIE, new.token, max_age=int(lifetime))
     response.delete_cookie(SIGN_IN_COOKIE, path=url(request, "sign_in"))
     return response
 
 
 def _refused(request: Request, refused: SignInRefused, *, email: str, next: str | None) -> Response:
-    if refused.locked_until is None:
+    if refused.retry_after is None:
         return _form(request, 401, email=email, error=refused.message, next=next)
     response = _form(request, 429, email=email, error=refused.message, next=next)
-    wait = (refused.locked_until - datetime.now(UTC)).total_seconds()
-    response.headers["Retry-After"] = str(max(1, int(wait)))
+    response.headers["Retry-After"] = str(refused.retry_after)
     return response
 
 

@@ -7,8 +7,14 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from subgroups.api.dashboard.web import Context, redirect, signed_in, url, with_notice
+from subgroups.domain.models import ApiKey
 from subgroups.errors import Conflict, InvalidRequest, NotFound
 from subgroups.services.reports import SERIES_DAYS
+
+
+def key_labels(keys: list[ApiKey]) -> dict[int, str]:
+    """How a change names the key that made it: its name and prefix."""
+    return {k.id: f"{k.name or 'key'} ({k.prefix}…)" for k in keys}
 
 
 @signed_in
@@ -53,6 +59,7 @@ async def show_group(ctx: Context) -> Response:
         )
     except NotFound:
         raise HTTPException(404, "There is no such subscription group in this workspace.") from None
+    keys = await ctx.services.keys.list(workspace_id=workspace.id) if report.recent else []
     chart = {
         "labels": [f"{point.day:%Y-%m-%d}" for point in report.series],
         "subscribed": [point.sizes.subscribed for point in report.series],
@@ -63,6 +70,7 @@ async def show_group(ctx: Context) -> Response:
         workspace=workspace,
         workspaces=workspaces,
         report=report,
+        key_labels=key_labels(keys),
         days=days,
         day_choices=SERIES_DAYS,
         # JSON inside <script type="application/json">: escape "<" so no "</script>" can close it.

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from subgroups.api.client import client_ip, request_id
+from subgroups.api.dashboard.groups import key_labels
 from subgroups.api.dashboard.web import Context, redirect, signed_in, url, with_notice
 from subgroups.domain.models import Actor, ProfileView, Source, State, StateChange
 from subgroups.errors import InvalidRequest
@@ -60,7 +61,7 @@ async def look_up(ctx: Context) -> Response:
         history=history,
         groups=groups,
         group_names={g.id: g.name for g in groups},
-        key_labels={k.id: f"{k.name or 'key'} ({k.prefix}…)" for k in keys},
+        key_labels=key_labels(keys),
         section="profiles",
     )
 
