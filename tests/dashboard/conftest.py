@@ -101,7 +101,16 @@ def live_server(
     env = {**os.environ, "SUBGROUPS_KEY_CACHE_SECONDS": "0"}
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "subgroups", "serve", "--port", str(port), "--database-url", database_url],
+            [
+                sys.executable,
+                "-m",
+                "subgroups",
+                "serve",
+                "--port",
+                str(port),
+                "--database-url",
+                database_url,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
