@@ -100,6 +100,34 @@ async def test_the_daily_series_is_rebuilt_from_the_state_changes(
     assert longer.series[-1].sizes == Sizes(2, 2)
 
 
+async def test_the_series_follows_new_changes_after_settled_days_were_kept(
+    timed: Services, clock: SettableClock
+) -> None:
+    workspace = await make_workspace(timed)
+    group = await make_group(timed, workspace.id)
+    today = clock.at
+    clock.at = today - timedelta(days=3)
+    await set_state(timed, workspace.id, group.id, "subscribed", "a")
+    clock.at = today
+    first = await timed.reports.group_report(workspace_id=workspace.id, group_id=group.id, days=30)
+
+    clock.at = today + timedelta(hours=1)
+    await set_state(timed, workspace.id, group.id, "unsubscribed", "a", "b")
+    clock.at = today + timedelta(days=1)  # the next day: the one before is kept now too
+    await set_state(timed, workspace.id, group.id, "subscribed", "c")
+    again = await timed.reports.group_report(workspace_id=workspace.id, group_id=group.id, days=30)
+
+    assert [p.sizes for p in first.series[-4:]] == [Sizes(1, 0)] * 4
+    assert [(p.day.isoformat(), p.sizes) for p in again.series[-5:]] == [
+        ("2026-03-07", Sizes(1, 0)),
+        ("2026-03-08", Sizes(1, 0)),
+        ("2026-03-09", Sizes(1, 0)),
+        ("2026-03-10", Sizes(0, 2)),
+        ("2026-03-11", Sizes(1, 2)),
+    ]
+    assert again.series[0].sizes == Sizes(0, 0)
+
+
 async def test_a_dashboard_change_is_recorded_with_its_operator(timed: Services) -> None:
     workspace = await make_workspace(timed)
     group = await make_group(timed, workspace.id)

@@ -172,10 +172,12 @@ class ReportStore(Protocol):
         """Every group of the workspace with its sizes, oldest group first."""
 
     async def sizes_and_deltas(
-        self, group: Group, *, since: datetime
+        self, group: Group, *, first_day: date, live_from: date
     ) -> tuple[Sizes, dict[date, Sizes]]:
-        """The group's sizes now, and the net change of each UTC day from `since` on, read from
-        one snapshot."""
+        """The group's sizes now and the net change of each UTC day from `first_day` on.
+
+        Days before `live_from` are over: their changes may be counted once and kept. The sizes
+        and the changes from `live_from` on are read from one snapshot, so they agree."""
 
     async def group_changes(self, group: Group, *, limit: int) -> list[StateChange]:
         """The group's most recent state changes, newest first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, timedelta
 
 from subgroups.domain.models import Group, StateChange
 from subgroups.domain.reports import DailySizes, GroupSummary, Sizes, daily_sizes
@@ -46,8 +46,12 @@ class ReportService:
         if group is None:
             raise NotFound(f"No subscription group '{group_id}' in this workspace")
         today = self._clock.now().astimezone(UTC).date()
-        since = datetime.combine(today - timedelta(days=days - 1), time(), tzinfo=UTC)
-        sizes, deltas = await self._reports.sizes_and_deltas(group, since=since)
+        sizes, deltas = await self._reports.sizes_and_deltas(
+            group,
+            first_day=today - timedelta(days=days - 1),
+            # Yesterday stays live: another server's clock may still be writing into it.
+            live_from=today - timedelta(days=1),
+        )
         return GroupReport(
             group=group,
             sizes=sizes,

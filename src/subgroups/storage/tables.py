@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -139,6 +140,18 @@ state_changes = Table(
     Index(None, "workspace_id", "id"),
     Index(None, "workspace_id", "subscription_group_id", "occurred_at"),
     Index(None, "profile_id", "id"),
+)
+
+# The net change of each group's sizes per settled UTC day, computed from state_changes the first
+# time the dashboard needs it and kept (a day's records do not change once the day is over). The
+# size charts read these rows instead of re-counting every change of the last 90 days.
+group_day_changes = Table(
+    "group_day_changes",
+    metadata,
+    Column("group_pk", ForeignKey("subscription_groups.pk"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("subscribed", Integer, nullable=False),
+    Column("unsubscribed", Integer, nullable=False),
 )
 
 # Dashboard users. Passwords are stored as argon2id hashes only.

@@ -1,5 +1,5 @@
 """dashboard: operators, their sessions and sign-in failures; who made a dashboard change; the
-index the group counts are read from
+index the group counts are read from; daily group changes for the size charts
 
 Revision ID: 0002_dashboard
 Revises: 0001
@@ -57,6 +57,19 @@ def upgrade() -> None:
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("email", "client_ip", name=op.f("pk_operator_sign_in_failures")),
     )
+    op.create_table(
+        "group_day_changes",
+        sa.Column("group_pk", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("subscribed", sa.Integer(), nullable=False),
+        sa.Column("unsubscribed", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_pk"],
+            ["subscription_groups.pk"],
+            name=op.f("fk_group_day_changes_group_pk_subscription_groups"),
+        ),
+        sa.PrimaryKeyConstraint("group_pk", "day", name=op.f("pk_group_day_changes")),
+    )
     with op.batch_alter_table("state_changes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("operator", sa.String(length=320), nullable=True))
     with op.batch_alter_table("subscription_states", schema=None) as batch_op:
@@ -72,6 +85,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_subscription_states_group_pk_subscribed"))
     with op.batch_alter_table("state_changes", schema=None) as batch_op:
         batch_op.drop_column("operator")
+    op.drop_table("group_day_changes")
     op.drop_table("operator_sign_in_failures")
     with op.batch_alter_table("operator_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_operator_sessions_operator_id"))
