@@ -113,7 +113,7 @@ class SqlSubscriptionStore:
         if a.profile_ids:
             return _Resolved(a, await self._find(conn, workspace_id, "id", a.profile_ids))
         if not a.external_ids:
-            found = await self._find(conn, workspace_id, channel, a.contacts)
+            found = await self._find(conn, workspace_id, channel_field(channel), a.contacts)
             return _Resolved(
                 a, found + await self._create_for_contacts(conn, workspace_id, a, at, found)
             )
@@ -137,7 +137,7 @@ class SqlSubscriptionStore:
         known = {p.external_id for p in found}
         missing = [x for x in a.external_ids if x not in known]
         if missing:
-            contact = {channel: single} if single is not None else {}
+            contact = {channel_field(channel): single} if single is not None else {}
             rows = [
                 {"workspace_id": workspace_id, "external_id": x, "created_at": at, **contact}
                 for x in missing
@@ -173,7 +173,7 @@ class SqlSubscriptionStore:
         channel = a.group.channel
         known = {p.contact(channel) for p in found}
         rows = [
-            {"workspace_id": workspace_id, channel: c, "created_at": at}
+            {"workspace_id": workspace_id, channel_field(channel): c, "created_at": at}
             for c in a.contacts
             if c not in known
         ]
@@ -202,15 +202,15 @@ class SqlSubscriptionStore:
     async def _record_contact(
         self, conn: AsyncConnection, r: _Resolved, profile: _Profile, contact: str
     ) -> None:
-        channel = r.assignment.group.channel
-        column = profiles.c[channel]
+        field = channel_field(r.assignment.group.channel)
+        column = profiles.c[field]
         done = await conn.execute(
             update(profiles)
             .where(profiles.c.id == profile.id, column.is_(None))
-            .values({channel: contact})
+            .values({field: contact})
         )
         if done.rowcount == 1:
-            setattr(profile, channel, contact)
+            setattr(profile, field, contact)
 
     async def _write_states(
         self, conn: AsyncConnection, workspace_id: int, r: _Resolved, actor: Actor, at: datetime

@@ -1,0 +1,293 @@
+"""What every endpoint does with the HTTP request itself (contract §1): media type, body, size, routing,
+request ids and unexpected failures."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from subgroups.api.app import create_app
+from subgroups.config import Settings
+from subgroups.container import Services, build_services
+from tests.api.helpers import NOT_AN_OBJECT, PATH, body
+from tests.conftest import POSTGRES_ADMIN_URL
+from tests.factories import Tenant
+from tests.readback import row_counts
+
+MIB = 1024 * 1024
+TOO_LARGE = {"message": "Request body too large"}
+SUCCESS = {"message": "success"}
+
+
+def encoded(tenant: Tenant, **extra: object) -> bytes:
+    return orjson.dumps({**body(tenant.email_group.id, external_id="user-1"), **extra})
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/json;charset=UTF-8",
+        "Application/JSON",
+    ],
+)
+async def test_json_media_types_are_accepted(
+    client: httpx.AsyncClient, tenant: Tenant, content_type: str
+) -> None:
+    response = await client.post(
+        PATH, content=encoded(tenant), headers={**tenant.auth, "Content-Type": content_type}
+    )
+
+    assert (response.status_code, response.json()) == (201, SUCCESS)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+        "application/json-patch+json",
+        "",
+    ],
+)
+async def test_other_media_types_are_refused(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services, content_type: str
+) -> None:
+    before = await row_counts(services)
+
+    response = await client.post(
+        PATH, content=encoded(tenant), headers={**tenant.auth, "Content-Type": content_type}
+    )
+
+    assert (response.status_code, response.json()) == (415, {"message": "Unsupported Media Type"})
+    assert await row_counts(services) == before
+
+
+async def test_a_missing_content_type_is_accepted_when_the_body_is_json(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services
+) -> None:
+    request = client.build_request("POST", PATH, content=encoded(tenant), headers=tenant.auth)
+    assert "content-type" not in request.headers
+
+    response = await client.send(request)
+
+    assert (response.status_code, response.json()) == (201, SUCCESS)
+    assert len(await services.subscriptions.changes(workspace_id=tenant.workspace.id)) == 1
+
+
+async def test_a_missing_content_type_with_a_body_that_is_not_json_is_a_400(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    request = client.build_request("POST", PATH, content=b"user-1", headers=tenant.auth)
+    assert "content-type" not in request.headers
+
+    response = await client.send(request)
+
+    assert (response.status_code, response.json()) == (400, NOT_AN_OBJECT)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{",
+        b"{'subscription_state': 'subscribed'}",
+        b"[]",
+        b'[{"subscription_state": "subscribed"}]',
+        b'"a string"',
+        b"42",
+        b"true",
+        b"null",
+        b'{"a": 1} {"b": 2}',
+        b'{"email": "\xff\xfe"}',
+    ],
+)
+async def test_a_body_that_is_not_a_json_object_is_a_400(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services, content: bytes
+) -> None:
+    before = await row_counts(services)
+
+    response = await client.post(
+        PATH, content=content, headers={**tenant.auth, "Content-Type": "application/json"}
+    )
+
+    assert (response.status_code, response.json()) == (400, NOT_AN_OBJECT)
+    assert await row_counts(services) == before
+
+
+async def test_unknown_fields_are_ignored(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await client.post(
+        PATH,
+        content=encoded(tenant, app_group_id="legacy", nested={"x": [1, 2]}, extra=None),
+        headers={**tenant.auth, "Content-Type": "application/json"},
+    )
+
+    assert (response.status_code, response.json()) == (201, SUCCESS)
+
+
+def padded(tenant: Tenant, size: int) -> bytes:
+    """A valid request body of exactly `size` bytes (JSON allows trailing whitespace)."""
+    content = encoded(tenant)
+    return content + b" " * (size - len(content))
+
+
+async def test_a_body_of_exactly_one_mebibyte_is_read(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    response = await client.post(
+        PATH,
+        content=padded(tenant, MIB),
+        headers={**tenant.auth, "Content-Type": "application/json"},
+    )
+
+    assert (response.status_code, response.json()) == (201, SUCCESS)
+
+
+class CountingBody:
+    """A request body sent in chunks, remembering how many the server asked for."""
+
+    def __init__(self, content: bytes, chunk: int = 64 * 1024) -> None:
+        self.chunks = [content[i : i + chunk] for i in range(0, len(content), chunk)]
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.chunks:
+            self.sent += 1
+            yield piece
+
+
+async def test_a_declared_length_over_one_mebibyte_is_refused_unread(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services
+) -> None:
+    stream = CountingBody(padded(tenant, MIB + 1))
+    headers = {
+        **tenant.auth,
+        "Content-Type": "application/json",
+        "Content-Length": str(MIB + 1),
+    }
+    before = await row_counts(services)
+
+    response = await client.post(PATH, content=stream, headers=headers)
+
+    assert (response.status_code, response.json()) == (413, TOO_LARGE)
+    assert stream.sent == 0
+    assert await row_counts(services) == before
+
+
+@pytest.mark.parametrize("auth", ["header", "legacy body"])
+async def test_a_chunked_body_over_one_mebibyte_is_refused_without_reading_the_rest(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services, auth: str
+) -> None:
+    content = padded(tenant, 4 * MIB)
+    if auth == "legacy body":
+        content = orjson.dumps({"api_key": tenant.key}) + b" " * (4 * MIB)
+    stream = CountingBody(content)
+    headers = {"Content-Type": "application/json"}
+    if auth == "header":
+        headers.update(tenant.auth)
+    before = await row_counts(services)
+
+    request = client.build_request("POST", PATH, content=stream, headers=headers)
+    assert request.headers["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in request.headers
+    response = await client.send(request)
+
+    assert (response.status_code, response.json()) == (413, TOO_LARGE)
+    # 1 MiB is 16 chunks of 64 KiB: the 17th crosses the limit, and nothing after it is read.
+    assert stream.sent == 17 < len(stream.chunks)
+    assert await row_counts(services) == before
+
+
+async def test_an_unknown_path_is_a_404(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    for method in ("GET", "POST", "DELETE"):
+        response = await client.request(method, "/subscription/status/nope", headers=tenant.auth)
+        assert (response.status_code, response.json()) == (404, {"message": "Not Found"})
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+async def test_a_wrong_method_is_a_405(
+    client: httpx.AsyncClient, tenant: Tenant, method: str
+) -> None:
+    response = await client.request(method, PATH, headers=tenant.auth)
+
+    assert (response.status_code, response.json()) == (405, {"message": "Method Not Allowed"})
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_every_response_carries_a_fresh_request_id(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    responses = [
+        await client.post(PATH, content=encoded(tenant), headers=tenant.auth),
+        await client.post(PATH, content=encoded(tenant), headers=tenant.auth),
+        await client.post(PATH, json={}, headers=tenant.auth),
+        await client.post(PATH, json={}),
+        await client.post(PATH, content=b"x", headers={"Content-Type": "text/plain"}),
+        await client.get("/nope"),
+        await client.get(PATH),
+        await client.get("/healthz"),
+    ]
+
+    assert [r.status_code for r in responses] == [201, 201, 400, 401, 415, 404, 405, 200]
+    ids = [r.headers["x-request-id"] for r in responses]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ids)
+    assert len(set(ids)) == len(ids)
+
+
+async def test_every_response_is_a_json_object_with_a_message(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    responses = [
+        await client.post(PATH, content=encoded(tenant), headers=tenant.auth),
+        await client.post(PATH, json={}, headers=tenant.auth),
+        await client.post(PATH, json={}),
+        await client.get("/nope"),
+        await client.get(PATH),
+    ]
+
+    for response in responses:
+        assert response.headers["content-type"] == "application/json"
+        document = orjson.loads(response.content)
+        assert isinstance(document, dict)
+        assert isinstance(document["message"], str)
+
+
+def unreachable_database(backend: str, tmp_path: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'no-such-directory' / 'subgroups.db'}"
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    return f"{base}/subgroups_no_such_database"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_an_unexpected_failure_is_a_bare_500_with_the_request_id_in_the_log(
+    backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(database_url=unreachable_database(backend, tmp_path))
+    services = build_services(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, services))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            with caplog.at_level(logging.ERROR, logger="subgroups.api"):
+                response = await http.post(
+                    PATH,
+                    json=body("group", external_id="user-1"),
+                    headers={"Authorization": "Bearer sgk_" + "a" * 43},
+                )
+    finally:
+        await services.aclose()
+
+    assert response.status_code == 500
+    assert response.content == b'{"message":"Internal Server Error"}'
+    rid = response.headers["x-request-id"]
+    [record] = [r for r in caplog.records if getattr(r, "request_id", None) == rid]
+    assert record.exc_info is not None
