@@ -320,3 +320,30 @@ async def test_unknown_dashboard_pages_are_html_not_json(
     assert missing_workspace.headers["content-type"].startswith("text/html")
     assert "There is no such workspace." in missing_workspace.text
     assert missing_group.status_code == 404
+
+
+async def test_with_no_workspace_the_dashboard_says_how_to_make_one(
+    web: httpx.AsyncClient, operator: Operator
+) -> None:
+    await sign_in(web)
+
+    home = await web.get("/dashboard/")
+
+    assert home.status_code == 200
+    assert "No workspace yet" in home.text
+    assert "subgroups workspace create" in home.text
+
+
+async def test_the_workspace_switcher_keeps_the_section(
+    web: httpx.AsyncClient, operator: Operator, timed_services: Services
+) -> None:
+    first, second = await make_workspace(timed_services), await make_workspace(timed_services)
+    await sign_in(web)
+
+    home = await web.get("/dashboard/")
+    switched = await web.get(f"/dashboard/switch?workspace={second.id}&section=keys")
+    nonsense = await web.get("/dashboard/switch?workspace=x&section=admin")
+
+    assert home.headers["location"] == f"/dashboard/w/{first.id}/groups"
+    assert switched.headers["location"] == f"/dashboard/w/{second.id}/keys"
+    assert nonsense.headers["location"] == "/dashboard/"

@@ -276,7 +276,7 @@ def test_a_key_is_shown_once_copied_used_and_revoked(page: Page, live_server: Li
     expect(row).to_contain_text("10.0.0.0/8")
     screenshot(page, live_server, "keys")
 
-    used = api_set(live_server, copied, group.id, "subscribed", external_id="user-7")
+    used = api_set(live_server, copied, group.id, "subscribed", phone="+14155552671")
     assert used.status_code == 201
 
     page.get_by_role("link", name="API keys").click()
@@ -288,5 +288,5 @@ def test_a_key_is_shown_once_copied_used_and_revoked(page: Page, live_server: Li
     expect(page.get_by_role("status")).to_contain_text("Revoked the key “Checkout”")
     expect(row.locator(".key-status")).to_contain_text("Revoked")
 
-    refused = api_set(live_server, copied, group.id, "unsubscribed", external_id="user-7")
+    refused = api_set(live_server, copied, group.id, "unsubscribed", phone="+14155552671")
     assert refused.status_code == 401

@@ -17,7 +17,7 @@ from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subgroups.domain.models import Group, Source, State, StateChange
@@ -39,17 +39,18 @@ def change_from_row(row: Mapping[Any, Any]) -> StateChange:
     )
 
 
-def _counts(group_pks: Select[Any]) -> Select[Any]:
-    return (
+async def _sizes(conn: AsyncConnection, group_pks: list[int]) -> dict[int, Sizes]:
+    """One grouped COUNT over the (group_pk, subscribed) index. The pks are given as values, not
+    a subquery, so that PostgreSQL reads that index alone too instead of joining whole tables."""
+    if not group_pks:
+        return {}
+    counts = (
         select(states.c.group_pk, states.c.subscribed, func.count())
         .where(states.c.group_pk.in_(group_pks))
         .group_by(states.c.group_pk, states.c.subscribed)
     )
-
-
-async def _sizes(conn: AsyncConnection, group_pks: Select[Any]) -> dict[int, Sizes]:
     sizes: dict[int, Sizes] = {}
-    for pk, subscribed, count in await conn.execute(_counts(group_pks)):
+    for pk, subscribed, count in await conn.execute(counts):
         add = Sizes(count, 0) if subscribed else Sizes(0, count)
         sizes[pk] = sizes.get(pk, Sizes()) + add
     return sizes
@@ -74,10 +75,9 @@ class SqlReportStore:
 
     async def summaries(self, workspace_id: int) -> list[GroupSummary]:
         listing = select(groups).where(groups.c.workspace_id == workspace_id).order_by(groups.c.pk)
-        pks = select(groups.c.pk).where(groups.c.workspace_id == workspace_id)
         async with self._db.snapshot() as conn:
             rows = (await conn.execute(listing)).mappings().all()
-            sizes = await _sizes(conn, pks)
+            sizes = await _sizes(conn, [row["pk"] for row in rows])
         return [GroupSummary(group_from_row(r), sizes.get(r["pk"], Sizes())) for r in rows]
 
     async def sizes_and_deltas(
@@ -92,9 +92,7 @@ class SqlReportStore:
             day_changes.c.day < live_from,
         )
         async with self._db.snapshot() as conn:
-            sizes = (await _sizes(conn, select(groups.c.pk).where(groups.c.pk == group.pk))).get(
-                group.pk, Sizes()
-            )
+            sizes = (await _sizes(conn, [group.pk])).get(group.pk, Sizes())
             deltas = {d: Sizes(sub, unsub) for d, sub, unsub in await conn.execute(settled)}
             deltas |= await self._count_days(conn, group, live_from, None)
         return sizes, deltas

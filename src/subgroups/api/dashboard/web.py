@@ -86,9 +86,7 @@ async def read_form(request: Request) -> dict[str, str]:
         if len(body) > MAX_FORM_BYTES:
             raise HTTPException(413, "This form is too large.")
     try:
-        pairs = parse_qsl(
-            body.decode(), keep_blank_values=True, strict_parsing=False, max_num_fields=50
-        )
+        pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):
         raise HTTPException(400, "This form could not be read.") from None
     return dict(pairs)
