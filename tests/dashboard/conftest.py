@@ -42,7 +42,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 T = TypeVar("T")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -95,7 +95,7 @@ def live_server(
         database_url = f"sqlite:///{folder / 'live.db'}"
     else:
         database_url = request.getfixturevalue("postgres_database")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = folder / "server.log"
     env = {**os.environ, "SUBGROUPS_KEY_CACHE_SECONDS": "0"}
