@@ -266,7 +266,12 @@ def test_a_key_is_shown_once_copied_used_and_revoked(page: Page, live_server: Li
 
     secret_box = page.get_by_role("region", name="Key “Checkout” created")
     shown = secret_box.locator("#new-secret").inner_text()
-    secret_box.get_by_role("button", name="Copy the new key's secret").click()
+    # With the keyboard alone: focus the copy button and press Enter.
+    secret_box.get_by_role("button", name="Copy the new key's secret").focus()
+    page.keyboard.press("Enter")
+    expect(secret_box.get_by_role("button", name="Copy the new key's secret")).to_have_text(
+        "Copied"
+    )
     copied: str = page.evaluate("navigator.clipboard.readText()")
     assert copied == shown
     assert copied.startswith("sgk_")
@@ -290,3 +295,28 @@ def test_a_key_is_shown_once_copied_used_and_revoked(page: Page, live_server: Li
 
     refused = api_set(live_server, copied, group.id, "unsubscribed", phone="+14155552671")
     assert refused.status_code == 401
+
+
+def test_copy_falls_back_to_a_selection_without_the_clipboard_api(
+    page: Page, live_server: LiveServer
+) -> None:
+    setup = make_setup(live_server)
+
+    async def make_group(services: Services) -> Group:
+        return await services.groups.create(
+            workspace_id=setup.workspace_id, name="Fallback", channel="email"
+        )
+
+    group = live_server.call(make_group)
+    sign_in(page, setup, go_to=f"/dashboard/w/{setup.workspace_id}/groups")
+    # As on a page served over plain HTTP to another machine: no Clipboard API at all.
+    page.evaluate("Object.defineProperty(navigator, 'clipboard', {value: undefined})")
+
+    page.get_by_role("button", name="Copy the id of Fallback").click()
+
+    expect(page.get_by_role("button", name="Copy the id of Fallback")).to_have_text("Copied")
+    reader = page.context.new_page()
+    reader.goto("/dashboard/sign-in")
+    copied: str = reader.evaluate("navigator.clipboard.readText()")
+    assert copied == group.id
+    reader.close()
