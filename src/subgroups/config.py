@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from limits import parse
 from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///subgroups.db"
+DEFAULT_RATE_LIMIT_SET = "5000/minute"
+DEFAULT_RATE_LIMIT_GET = "250000/hour"
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -17,17 +24,34 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
+    # URLs may hold passwords: kept out of repr (use the redacted_* methods to show them).
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     db_pool_size: int = 10
     # FULL: a 201 survives a power cut. NORMAL (WAL) survives a crash of the process only.
     sqlite_synchronous: str = "FULL"
     key_cache_seconds: float = 2.0
+    # A key's last_used_at is written at most once per this many seconds per process.
+    key_touch_seconds: float = 300.0
     log_level: str = "INFO"
     # Dashboard sign-in sessions end this many hours after sign-in.
     dashboard_session_hours: float = 12.0
     # "auto": session cookies are Secure when the request came over HTTPS; "always": set it even
     # when TLS ends at a proxy in front of us and the request reaches us as plain HTTP.
     dashboard_secure_cookies: str = "auto"
+    # Peers whose X-Forwarded-For is believed (load balancers, reverse proxies). Empty: none.
+    trusted_proxies: tuple[Network, ...] = ()
+    # Rate limits in `limits` notation ("5000/minute"), per workspace (contract §8).
+    rate_limit_set: str = DEFAULT_RATE_LIMIT_SET
+    rate_limit_get: str = DEFAULT_RATE_LIMIT_GET
+    # Shared counters for several processes; None counts in this process only.
+    redis_url: str | None = field(default=None, repr=False)
+    redis_prefix: str = "subgroups"
+    # A request body must arrive in full within this many seconds (slow senders get a 408).
+    body_timeout_seconds: float = 15.0
+    # Who may read GET /metrics; everyone else gets a 404.
+    metrics_allowed: tuple[Network, ...] = field(
+        default_factory=lambda: tuple(ipaddress.ip_network(n) for n in LOOPBACK)
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -37,9 +61,17 @@ class Settings:
             db_pool_size=_int(env, "SUBGROUPS_DB_POOL_SIZE", 10, minimum=1),
             sqlite_synchronous=env.get("SUBGROUPS_SQLITE_SYNCHRONOUS", "FULL").upper(),
             key_cache_seconds=_float(env, "SUBGROUPS_KEY_CACHE_SECONDS", 2.0),
+            key_touch_seconds=_float(env, "SUBGROUPS_KEY_TOUCH_SECONDS", 300.0),
             log_level=env.get("SUBGROUPS_LOG_LEVEL", "INFO").upper(),
             dashboard_session_hours=_float(env, "SUBGROUPS_DASHBOARD_SESSION_HOURS", 12.0),
             dashboard_secure_cookies=env.get("SUBGROUPS_DASHBOARD_SECURE_COOKIES", "auto").lower(),
+            trusted_proxies=_networks(env, "SUBGROUPS_TRUSTED_PROXIES", ()),
+            rate_limit_set=env.get("SUBGROUPS_RATE_LIMIT_SET", DEFAULT_RATE_LIMIT_SET),
+            rate_limit_get=env.get("SUBGROUPS_RATE_LIMIT_GET", DEFAULT_RATE_LIMIT_GET),
+            redis_url=env.get("SUBGROUPS_REDIS_URL") or None,
+            redis_prefix=env.get("SUBGROUPS_REDIS_PREFIX", "subgroups"),
+            body_timeout_seconds=_float(env, "SUBGROUPS_BODY_TIMEOUT_SECONDS", 15.0),
+            metrics_allowed=_networks(env, "SUBGROUPS_METRICS_ALLOWED_IPS", LOOPBACK),
         )
         settings.check()
         return settings
@@ -64,9 +96,28 @@ class Settings:
             raise SettingsError("SUBGROUPS_DASHBOARD_SECURE_COOKIES must be auto or always")
         if not 0 < self.dashboard_session_hours <= 24 * 30:
             raise SettingsError("SUBGROUPS_DASHBOARD_SESSION_HOURS must be above 0 and at most 720")
+        for name, value in (
+            ("SUBGROUPS_RATE_LIMIT_SET", self.rate_limit_set),
+            ("SUBGROUPS_RATE_LIMIT_GET", self.rate_limit_get),
+        ):
+            try:
+                valid = parse(value).amount >= 1
+            except ValueError:
+                valid = False
+            if not valid:
+                raise SettingsError(f"{name} must be a rate such as 5000/minute, not {value!r}")
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://")):
+            raise SettingsError("SUBGROUPS_REDIS_URL must be a redis:// or rediss:// URL")
+        if self.body_timeout_seconds <= 0:
+            raise SettingsError("SUBGROUPS_BODY_TIMEOUT_SECONDS must be positive")
 
     def redacted_database_url(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)
+
+    def redacted_redis_url(self) -> str | None:
+        if self.redis_url is None:
+            return None
+        return make_url(self.redis_url).render_as_string(hide_password=True)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -93,3 +144,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise SettingsError(f"{name} must not be negative")
     return value
+
+
+def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[Network, ...]:
+    """A comma-separated list of addresses and CIDR ranges, IPv4 or IPv6."""
+    raw = env.get(name)
+    items = default if raw is None else tuple(i.strip() for i in raw.split(",") if i.strip())
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+    except ValueError as error:
+        raise SettingsError(f"{name}: {error}") from None

@@ -8,11 +8,14 @@ from datetime import timedelta
 from subgroups.config import Settings
 from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
+from subgroups.services.metrics import Metrics
 from subgroups.services.operators import OperatorService
 from subgroups.services.ports import Clock, SystemClock
+from subgroups.services.ratelimits import Pool, RateLimitService
 from subgroups.services.reports import ReportService
 from subgroups.services.subscriptions import SubscriptionService
 from subgroups.services.workspaces import WorkspaceService
+from subgroups.storage.counters import CounterStores
 from subgroups.storage.engine import Database
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
@@ -33,11 +36,16 @@ class Services:
     subscriptions: SubscriptionService
     operators: OperatorService
     reports: ReportService
+    ratelimits: RateLimitService
+    metrics: Metrics
+    counters: CounterStores
 
     async def schema_is_current(self) -> bool:
         return await is_current(self.db)
 
     async def aclose(self) -> None:
+        await self.keys.flush()
+        await self.counters.aclose()
         await self.db.dispose()
 
 
@@ -50,6 +58,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     )
     workspaces = SqlWorkspaceStore(db)
     groups = SqlGroupStore(db)
+    metrics = Metrics()
+    counters = CounterStores(settings.redis_url, prefix=settings.redis_prefix)
     return Services(
         settings=settings,
         db=db,
@@ -59,6 +69,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             workspaces=workspaces,
             clock=clock,
             cache_seconds=settings.key_cache_seconds,
+            touch_seconds=settings.key_touch_seconds,
         ),
         groups=GroupService(groups=groups, workspaces=workspaces, clock=clock),
         subscriptions=SubscriptionService(
@@ -72,4 +83,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         reports=ReportService(
             reports=SqlReportStore(db), groups=groups, workspaces=workspaces, clock=clock
         ),
+        ratelimits=RateLimitService(
+            rates={Pool.SET: settings.rate_limit_set, Pool.GET: settings.rate_limit_get},
+            local=counters.local,
+            shared=counters.shared,
+            metrics=metrics,
+        ),
+        metrics=metrics,
+        counters=counters,
     )

@@ -20,7 +20,7 @@ INVALID_KEY = {"message": "Invalid API key"}
 NOT_AN_OBJECT = {"message": "Request body must be a JSON object"}
 
 
-def body(group_id: str, state: str = "subscribed", **identifiers: Any) -> dict[str, Any]:
+def body(group_id: str, state: str = "subscribed", /, **identifiers: Any) -> dict[str, Any]:
     return {"subscription_group_id": group_id, "subscription_state": state, **identifiers}
 
 

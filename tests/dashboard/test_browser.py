@@ -64,7 +64,15 @@ def api_set(
     )
 
 
+def wait_for_chart(page: Page) -> None:
+    """The chart is drawn once the deferred scripts have run, after the page itself is there."""
+    page.wait_for_function(
+        "window.Chart !== undefined && Chart.getChart('sizes-chart') !== undefined"
+    )
+
+
 def chart_last_points(page: Page) -> list[int]:
+    wait_for_chart(page)
     points: list[int] = page.evaluate(
         "Chart.getChart('sizes-chart').data.datasets.map(d => d.data.at(-1))"
     )
@@ -72,6 +80,7 @@ def chart_last_points(page: Page) -> list[int]:
 
 
 def chart_length(page: Page) -> int:
+    wait_for_chart(page)
     length: int = page.evaluate("Chart.getChart('sizes-chart').data.labels.length")
     return length
 

@@ -19,6 +19,7 @@ from subgroups.api.errors import (
 )
 from subgroups.api.middleware import RequestContext
 from subgroups.api.routes.health import healthz, readyz
+from subgroups.api.routes.metrics import metrics
 from subgroups.api.routes.set_status import set_status_v1
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
@@ -30,6 +31,7 @@ def routes() -> list[Route]:
         Route("/subscription/status/set", set_status_v1, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
 
 
@@ -45,7 +47,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
 
     app = Starlette(
         routes=[*routes(), dashboard_mount(built)],
-        middleware=[Middleware(RequestContext)],
+        middleware=[Middleware(RequestContext, trusted_proxies=settings.trusted_proxies)],
         exception_handlers={
             SubgroupsError: handle_domain_error,
             HttpError: handle_http_error,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Final
 
 import orjson
@@ -24,12 +25,23 @@ def check_media_type(request: Request) -> None:
 
 
 async def read_body(request: Request) -> bytes:
-    """The raw body, refusing (413) one over the cap before reading past it."""
+    """The raw body, refusing (413) one over the cap before reading past it, and (408) one that
+    does not arrive in full within the body timeout, so a slow sender cannot hold a request open."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-        if not declared.isdigit():
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
             raise HttpError(400, "Invalid Content-Length header")
-        raise HttpError(413, "Request body too large")
+        if int(declared) > MAX_BODY_BYTES:
+            raise HttpError(413, "Request body too large")
+    timeout: float = request.app.state.services.settings.body_timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_capped(request)
+    except TimeoutError:
+        raise HttpError(408, "Request Timeout") from None
+
+
+async def _read_capped(request: Request) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

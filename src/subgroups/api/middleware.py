@@ -1,42 +1,150 @@
-"""The request context every response carries: a request id, and a clean 500 when code fails."""
+"""The request context every response carries.
+
+One pure-ASGI middleware, outermost, so that it sees every response (errors and 404s too):
+- a request id, sent as X-Request-Id and written to the log and the audit trail;
+- the client's address, resolved once through trusted proxies (see `client.py`);
+- the security headers (see `security_headers.py`) and, once a key passed authentication, the
+  X-RateLimit-* headers (see `ratelimit.py`);
+- a 431 for a request head (request line and headers) over MAX_REQUEST_HEAD_BYTES;
+- a clean 500 when code fails, with the details in the log only;
+- one access-log line per request (see `logs.py`).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from subgroups.api.client import forwarded_client
+from subgroups.api.ratelimit import quota_headers
 from subgroups.api.responses import json_response
+from subgroups.api.security_headers import RawHeaders, SecurityHeaders
+from subgroups.domain.models import Network
 
 log = logging.getLogger("subgroups.api")
+access_log = logging.getLogger("subgroups.access")
+
+MAX_LOGGED_PATH = 200
+# The request line and headers together. The server's HTTP parser (h11, see `subgroups serve`) is
+# given the same bound, but applies it only to a head that arrives in pieces; this makes it exact.
+# 64 KiB holds a GET naming 50 long external ids with room to spare.
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        trusted_proxies: tuple[Network, ...] = (),
+        security: SecurityHeaders | None = None,
+    ) -> None:
         self.app = app
+        self.trusted_proxies = trusted_proxies
+        self.security = security or SecurityHeaders()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        began = time.perf_counter()
         rid = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = rid
-        id_header = (b"x-request-id", rid.encode())
-        started = False
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        if self.trusted_proxies:
+            self._resolve_client(scope)
+        status = 0
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal started
+        async def send_with_context(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [*message.get("headers", ()), id_header]
+                status = message["status"]
+                message["headers"] = self._headers(scope, state, message.get("headers", ()), rid)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if _head_size(scope) > MAX_REQUEST_HEAD_BYTES:
+                too_large = json_response({"message": "Request Header Fields Too Large"}, 431)
+                await too_large(scope, receive, send_with_context)
+            else:
+                await self.app(scope, receive, send_with_context)
         except Exception:
-            log.exception("unhandled error", extra={"request_id": rid})
-            if started:
+            key = state.get("api_key")
+            log.exception(
+                "unhandled error",
+                extra={
+                    "request_id": rid,
+                    "workspace_id": key.workspace_id if key is not None else None,
+                    "key_id": key.id if key is not None else None,
+                },
+            )
+            if status:
                 raise
             response = json_response({"message": "Internal Server Error"}, 500)
-            await response(scope, receive, send_with_id)
+            await response(scope, receive, send_with_context)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                _log_request(scope, state, status, time.perf_counter() - began)
+
+    def _resolve_client(self, scope: Scope) -> None:
+        client = scope.get("client")
+        forwarded = [
+            value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name.lower() == b"x-forwarded-for"
+        ]
+        host = forwarded_client(client[0] if client else None, forwarded, self.trusted_proxies)
+        if host is None:
+            scope["client"] = None
+        elif client is None or host != client[0]:
+            scope["client"] = (host, 0)
+
+    def _headers(self, scope: Scope, state: dict[str, Any], headers: Any, rid: str) -> RawHeaders:
+        out: RawHeaders = [*headers, (b"x-request-id", rid.encode())]
+        quota = state.get("rate_limit")
+        if quota is not None:
+            out.extend(quota_headers(quota))
+        self.security.add_to(scope["path"], out)
+        return out
+
+
+def _head_size(scope: Scope) -> int:
+    size = len(scope.get("raw_path") or b"") + len(scope["query_string"])
+    for name, value in scope["headers"]:
+        size += len(name) + len(value) + 4
+    return size
+
+
+def _log_request(scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
+    key = state.get("api_key")
+    client = scope.get("client")
+    access_log.info(
+        "request",
+        extra={
+            "request_id": state.get("request_id"),
+            "method": scope["method"],
+            "route": _route(scope),
+            "path": scope["path"][:MAX_LOGGED_PATH],
+            "status": status or None,
+            "duration_ms": round(seconds * 1000, 2),
+            "workspace_id": key.workspace_id if key is not None else None,
+            "key_id": key.id if key is not None else None,
+            "client_ip": client[0] if client else None,
+        },
+    )
+
+
+def _route(scope: Scope) -> str | None:
+    """The path template of the route that answered, or None when no route matched."""
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return None
+    for route in getattr(scope.get("router"), "routes", ()):
+        if getattr(route, "endpoint", None) is endpoint:
+            path: str = route.path
+            return path
+    return None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
 from subgroups.cli.render import key_doc
 from subgroups.cli.runner import common, emit, run
 from subgroups.container import Services
 from subgroups.domain.models import ApiKey, NewApiKey, Permission
+from subgroups.services.keys import MAX_GRACE_SECONDS
 
 
 @click.group()
@@ -65,9 +68,9 @@ def key_list(workspace_id: int | None, database_url: str | None, as_json: bool) 
         return await services.keys.list(workspace_id=workspace_id)
 
     found = run(database_url, as_json, action)
+    now = datetime.now(UTC)
     text = "\n".join(
-        f"{k.id}\t{k.prefix}…\tworkspace {k.workspace_id}\t{'revoked' if k.revoked_at else 'active'}"
-        f"\t{k.name}"
+        f"{k.id}\t{k.prefix}…\tworkspace {k.workspace_id}\t{_status(k, now)}\t{k.name}"
         for k in found
     )
     emit({"keys": [key_doc(k) for k in found]}, text or "no keys", as_json=as_json)
@@ -84,3 +87,45 @@ def key_revoke(key_id: int, database_url: str | None, as_json: bool) -> None:
 
     revoked = run(database_url, as_json, action)
     emit(key_doc(revoked), f"revoked key {revoked.id}", as_json=as_json)
+
+
+@key.command("rotate")
+@click.argument("key_id", type=int)
+@click.option(
+    "--grace-seconds",
+    type=click.IntRange(min=0, max=MAX_GRACE_SECONDS),
+    default=0,
+    show_default=True,
+    help="How long the old key keeps working, so clients can switch. 0: it stops at once.",
+)
+@common
+def key_rotate(key_id: int, grace_seconds: int, database_url: str | None, as_json: bool) -> None:
+    """Replace an API key: a new key with the same workspace, name, permissions and allowlist.
+
+    The new secret is printed now and never again; the old key stops after the grace period."""
+
+    async def action(services: Services) -> NewApiKey:
+        return await services.keys.rotate(key_id=key_id, grace_seconds=grace_seconds)
+
+    new = run(database_url, as_json, action)
+    doc = {
+        "id": new.key.id,
+        "key": new.secret,
+        "workspace_id": new.key.workspace_id,
+        "permissions": sorted(p.value for p in new.key.permissions),
+        "replaces": key_id,
+    }
+    when = f"in {grace_seconds} seconds" if grace_seconds else "now"
+    text = (
+        f"created key {new.key.id} to replace key {key_id}, which stops working {when};"
+        f" its secret (shown only now):\n{new.secret}"
+    )
+    emit(doc, text, as_json=as_json)
+
+
+def _status(k: ApiKey, now: datetime) -> str:
+    if k.revoked_at is None:
+        return "active"
+    if k.revoked_at <= now:
+        return "revoked"
+    return f"active until {k.revoked_at.isoformat(timespec='seconds')}"

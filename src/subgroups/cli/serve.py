@@ -12,7 +12,10 @@ from typing import Any, TypeVar
 import click
 import uvicorn
 
+from subgroups.api.logs import logging_config
+from subgroups.api.middleware import MAX_REQUEST_HEAD_BYTES
 from subgroups.cli.runner import NOT_MIGRATED, fail, run, settings_for
+from subgroups.config import Settings
 from subgroups.container import Services
 from subgroups.domain.models import Group, NewApiKey
 from subgroups.storage.migrate import upgrade
@@ -60,12 +63,12 @@ def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
         fail(f"cannot check the database schema: {error}", as_json=False)
     if not migrated:
         fail(NOT_MIGRATED, as_json=False)
-    _serve(settings.database_url, host, port, workers)
+    _serve(settings, host, port, workers)
 
 
-def _serve(database_url: str, host: str, port: int, workers: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # Worker processes build their own settings from the environment; hand them the database.
-    os.environ["SUBGROUPS_DATABASE_URL"] = database_url
+    os.environ["SUBGROUPS_DATABASE_URL"] = settings.database_url
     uvicorn.run(
         "subgroups.api.app:app_from_env",
         factory=True,
@@ -75,8 +78,13 @@ def _serve(database_url: str, host: str, port: int, workers: int) -> None:
         server_header=False,
         # The client address is the socket's unless the operator trusts a proxy (SUBGROUPS_TRUSTED_PROXIES).
         proxy_headers=False,
+        # h11 bounds the memory a request head can take (httptools accepts headers of any size).
+        http="h11",
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        # One JSON line per request comes from the app itself (api/middleware.py), with its context.
         access_log=False,
-        log_level="warning",
+        log_config=logging_config(settings.log_level),
+        log_level=settings.log_level.lower(),
     )
 
 
@@ -112,7 +120,7 @@ def demo(host: str, port: int, workers: int, database_url: str | None) -> None:
     base = f"http://{host}:{port}"
     click.echo(_banner(base, new, email_group, sms_group, settings.redacted_database_url()))
     click.echo(_dashboard_banner(base, admin_password))
-    _serve(settings.database_url, host, port, workers)
+    _serve(settings, host, port, workers)
 
 
 async def _reset_demo_admin(services: Services, password: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -58,8 +58,14 @@ class ApiKey:
     permissions: frozenset[Permission]
     allowed_networks: tuple[Network, ...]
     created_at: datetime
+    # The moment the key stops working: now for a revoked key, later for one rotated with a grace period.
     revoked_at: datetime | None
     last_used_at: datetime | None
+    # SHA-256 of the secret, never the secret; kept out of repr so it stays out of logs.
+    secret_hash: str = field(repr=False, compare=False)
+
+    def is_live(self, at: datetime) -> bool:
+        return self.revoked_at is None or self.revoked_at > at
 
 
 @dataclass(frozen=True, slots=True)

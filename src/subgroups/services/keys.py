@@ -1,24 +1,42 @@
-"""API keys: issuing, authenticating, revoking.
+"""API keys: issuing, authenticating, revoking, rotating.
 
 A key is `sgk_` followed by 43 URL-safe characters (256 random bits). The prefix lets secret
 scanners recognise a leaked key. Only its SHA-256 is stored: with that much entropy a fast hash is
 as safe as a slow one, and it keeps authentication off the request's critical path.
+
+Revocation and the cache: a key found valid is remembered for `cache_seconds` (default 2), so a key
+revoked by another process (the CLI, another server process) can still be accepted for that long.
+A revocation made through this service clears its own cache at once, and a key rotated with a grace
+period stops at its stop time exactly, cached or not.
+
+`last_used_at` is written at most once per `touch_seconds` per key and process, by a background
+task: a request never waits for that write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
 import ipaddress
+import logging
 import secrets
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 
 from subgroups.domain.models import ALL_PERMISSIONS, ApiKey, NewApiKey, Permission
-from subgroups.errors import AuthenticationFailed, InvalidRequest, NotFound
+from subgroups.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
 from subgroups.services.ports import Clock, KeyStore, WorkspaceStore
+
+log = logging.getLogger("subgroups.keys")
 
 KEY_PREFIX = "sgk_"
 _SHOWN_CHARS = len(KEY_PREFIX) + 8
+# An unknown key is compared against this, so that it costs what a known one does.
+_NO_HASH = "0" * 64
+# A longer grace period is no rotation at all.
+MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 
 def hash_secret(secret: str) -> str:
@@ -33,6 +51,7 @@ class KeyService:
         workspaces: WorkspaceStore,
         clock: Clock,
         cache_seconds: float = 0.0,
+        touch_seconds: float = 300.0,
     ) -> None:
         self._keys = keys
         self._workspaces = workspaces
@@ -41,6 +60,9 @@ class KeyService:
         # key is refused by every process within this many seconds.
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, ApiKey]] = {}
+        self._touch_seconds = touch_seconds
+        self._touched: dict[int, float] = {}
+        self._touches: set[asyncio.Task[None]] = set()
 
     async def create(
         self,
@@ -54,7 +76,7 @@ class KeyService:
             raise NotFound(f"No workspace {workspace_id}")
         granted = _permissions(permissions)
         networks = [str(_network(ip)) for ip in allowed_ips]
-        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        secret = new_secret()
         key = await self._keys.create(
             workspace_id=workspace_id,
             name=name,
@@ -67,20 +89,47 @@ class KeyService:
         return NewApiKey(key, secret)
 
     async def authenticate(self, secret: str) -> ApiKey:
-        """The live key for `secret`; raises AuthenticationFailed for anything else."""
+        """The live key for `secret`; raises AuthenticationFailed for anything else.
+
+        Unknown and revoked keys take the same path (one look-up, one constant-time comparison),
+        so their timings do not tell them apart.
+        """
         if not secret.startswith(KEY_PREFIX) or len(secret) > 128:
             raise AuthenticationFailed()
         digest = hash_secret(secret)
+        now = self._clock.now()
         cached = self._cache.get(digest)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        key = await self._keys.find_by_hash(digest)
-        if key is None or key.revoked_at is not None:
+        fresh = cached is not None and cached[0] > time.monotonic()
+        key = cached[1] if cached is not None and fresh else await self._keys.find_by_hash(digest)
+        stored = key.secret_hash if key is not None else _NO_HASH
+        if not hmac.compare_digest(stored, digest) or key is None or not key.is_live(now):
             self._cache.pop(digest, None)
             raise AuthenticationFailed()
-        if self._cache_seconds > 0:
+        if not fresh and self._cache_seconds > 0:
             self._cache[digest] = (time.monotonic() + self._cache_seconds, key)
+        self._touch_later(key)
         return key
+
+    def _touch_later(self, key: ApiKey) -> None:
+        """Records the use in the background, at most once per `touch_seconds` per key."""
+        due = time.monotonic()
+        if self._touched.get(key.id, -self._touch_seconds - 1) + self._touch_seconds > due:
+            return
+        self._touched[key.id] = due
+        task = asyncio.get_running_loop().create_task(self._touch(key.id))
+        self._touches.add(task)
+        task.add_done_callback(self._touches.discard)
+
+    async def _touch(self, key_id: int) -> None:
+        try:
+            await self._keys.touch(key_id, at=self._clock.now())
+        except Exception:  # a lost last_used_at must never fail or stall a request
+            log.warning("could not record the use of API key %s", key_id, exc_info=True)
+
+    async def flush(self) -> None:
+        """Waits for the pending last_used_at writes (at shutdown, and in tests)."""
+        while self._touches:
+            await asyncio.gather(*self._touches)
 
     async def list(self, *, workspace_id: int | None = None) -> list[ApiKey]:
         return await self._keys.list(workspace_id)
@@ -89,8 +138,42 @@ class KeyService:
         key = await self._keys.revoke(key_id, at=self._clock.now())
         if key is None:
             raise NotFound(f"No API key {key_id}")
-        self._cache = {d: entry for d, entry in self._cache.items() if entry[1].id != key_id}
+        self._forget(key_id)
         return key
+
+    async def rotate(self, *, key_id: int, grace_seconds: int = 0) -> NewApiKey:
+        """A new key with the old one's workspace, name, permissions and allowlist.
+
+        The old key stops working after `grace_seconds` (at once for 0), so clients can move to
+        the new secret without a moment where neither works. A revoked key cannot be rotated.
+        """
+        if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+            raise InvalidRequest(f"The grace period must be 0 to {MAX_GRACE_SECONDS} seconds")
+        now = self._clock.now()
+        old = await self._keys.get(key_id)
+        if old is None:
+            raise NotFound(f"No API key {key_id}")
+        if not old.is_live(now):
+            raise Conflict(f"API key {key_id} is revoked: create a new key instead")
+        secret = new_secret()
+        key = await self._keys.rotate(
+            key_id,
+            prefix=secret[:_SHOWN_CHARS],
+            secret_hash=hash_secret(secret),
+            at=now,
+            old_stops_at=now + timedelta(seconds=grace_seconds),
+        )
+        if key is None:
+            raise NotFound(f"No API key {key_id}")
+        self._forget(key_id)
+        return NewApiKey(key, secret)
+
+    def _forget(self, key_id: int) -> None:
+        self._cache = {d: entry for d, entry in self._cache.items() if entry[1].id != key_id}
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 def _permissions(names: Iterable[str]) -> frozenset[Permission]:

@@ -57,13 +57,22 @@ class KeyStore(Protocol):
     async def find_by_hash(self, secret_hash: str) -> ApiKey | None:
         """The key with this hash, revoked or not."""
 
+    async def get(self, key_id: int) -> ApiKey | None: ...
+
     async def list(self, workspace_id: int | None) -> list[ApiKey]: ...
 
     async def revoke(self, key_id: int, *, at: datetime) -> ApiKey | None:
         """Revokes the key (once); None if there is no such key."""
 
+    async def rotate(
+        self, key_id: int, *, prefix: str, secret_hash: str, at: datetime, old_stops_at: datetime
+    ) -> ApiKey | None:
+        """In one transaction: a copy of the key (workspace, name, permissions, allowlist) with this
+        secret, created `at`, and the old key made to stop at `old_stops_at` (or sooner, if it
+        already would). The new key; None if there is no key `key_id`."""
+
     async def touch(self, key_id: int, *, at: datetime) -> None:
-        """Records that the key was used at `at`."""
+        """Records that the key was used at `at` (never moving last_used_at backwards)."""
 
 
 class GroupStore(Protocol):
@@ -186,3 +195,16 @@ class ReportStore(Protocol):
         self, workspace_id: int, profile_ids: Collection[int]
     ) -> list[StateChange]:
         """Every state change of these profiles, newest first."""
+
+
+class CounterStore(Protocol):
+    """Fixed-window counters (the `limits` library's async storage satisfies this)."""
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        """Adds `amount` to the counter, starting a window of `expiry` seconds if there was none.
+        The new count."""
+
+    async def get(self, key: str) -> int: ...
+
+    async def get_expiry(self, key: str) -> float:
+        """When the counter's window ends, in UTC epoch seconds."""

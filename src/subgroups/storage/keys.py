@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, or_, select, update
 
 from subgroups.domain.models import ApiKey, Permission
 from subgroups.storage.engine import Database
@@ -25,6 +25,7 @@ def key_from_row(row: Mapping[Any, Any]) -> ApiKey:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
+        secret_hash=row["secret_hash"],
     )
 
 
@@ -64,6 +65,15 @@ class SqlKeyStore:
             row = (await conn.execute(query)).mappings().first()
         return key_from_row(row) if row else None
 
+    async def get(self, key_id: int) -> ApiKey | None:
+        async with self._db.snapshot() as conn:
+            row = (
+                (await conn.execute(select(api_keys).where(api_keys.c.id == key_id)))
+                .mappings()
+                .first()
+            )
+        return key_from_row(row) if row else None
+
     async def list(self, workspace_id: int | None) -> list[ApiKey]:
         query = select(api_keys).order_by(api_keys.c.id)
         if workspace_id is not None:
@@ -73,11 +83,7 @@ class SqlKeyStore:
 
     async def revoke(self, key_id: int, *, at: datetime) -> ApiKey | None:
         async with self._db.transaction() as conn:
-            await conn.execute(
-                update(api_keys)
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=at)
-            )
+            await conn.execute(_stop(key_id, at))
             row = (
                 (await conn.execute(select(api_keys).where(api_keys.c.id == key_id)))
                 .mappings()
@@ -85,8 +91,50 @@ class SqlKeyStore:
             )
         return key_from_row(row) if row else None
 
+    async def rotate(
+        self, key_id: int, *, prefix: str, secret_hash: str, at: datetime, old_stops_at: datetime
+    ) -> ApiKey | None:
+        async with self._db.transaction() as conn:
+            query = select(api_keys).where(api_keys.c.id == key_id)
+            if self._db.for_update():
+                query = query.with_for_update()
+            old = (await conn.execute(query)).mappings().first()
+            if old is None:
+                return None
+            values = {
+                "workspace_id": old["workspace_id"],
+                "name": old["name"],
+                "prefix": prefix,
+                "secret_hash": secret_hash,
+                "permissions": old["permissions"],
+                "allowed_ips": old["allowed_ips"],
+                "created_at": at,
+            }
+            new_id = (
+                await conn.execute(api_keys.insert().values(values).returning(api_keys.c.id))
+            ).scalar_one()
+            await conn.execute(_stop(key_id, old_stops_at))
+        return key_from_row({**values, "id": new_id, "revoked_at": None, "last_used_at": None})
+
     async def touch(self, key_id: int, *, at: datetime) -> None:
         async with self._db.transaction() as conn:
             await conn.execute(
-                update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at)
+                update(api_keys)
+                .where(
+                    api_keys.c.id == key_id,
+                    or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < at),
+                )
+                .values(last_used_at=at)
             )
+
+
+def _stop(key_id: int, at: datetime) -> Update:
+    """Makes the key stop working at `at`, unless it already stops sooner."""
+    return (
+        update(api_keys)
+        .where(
+            api_keys.c.id == key_id,
+            or_(api_keys.c.revoked_at.is_(None), api_keys.c.revoked_at > at),
+        )
+        .values(revoked_at=at)
+    )

@@ -1,0 +1,38 @@
+"""Rate limits at the HTTP edge (contract §8): counting, refusing, and the X-RateLimit-* headers.
+
+`authorise` calls these once a key is known, so every endpoint that authorises is limited by the
+pool of the permission it requires. The quota is kept in the request state, and the request
+middleware copies it into the response's headers, whatever the response turns out to be.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from subgroups.container import Services
+from subgroups.domain.models import ApiKey, Permission
+from subgroups.errors import RateLimited
+from subgroups.services.ratelimits import Quota
+
+
+async def count_request(services: Services, request: Request, key: ApiKey, p: Permission) -> None:
+    """Counts the request in its workspace's pool; raises RateLimited (429) over the limit."""
+    quota = await services.ratelimits.hit(workspace_id=key.workspace_id, permission=p)
+    request.state.rate_limit = quota
+    if not quota.allowed:
+        raise RateLimited(quota.retry_after)
+
+
+async def show_quota(services: Services, request: Request, key: ApiKey, p: Permission) -> None:
+    """For a refused request (403) of a known key: the headers, without counting the request."""
+    request.state.rate_limit = await services.ratelimits.peek(
+        workspace_id=key.workspace_id, permission=p
+    )
+
+
+def quota_headers(quota: Quota) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-ratelimit-limit", str(quota.limit).encode()),
+        (b"x-ratelimit-remaining", str(quota.remaining).encode()),
+        (b"x-ratelimit-reset", str(quota.reset_at).encode()),
+    ]

@@ -1,0 +1,25 @@
+"""GET /metrics: the process's counters in the Prometheus text format, for the operator's scraper.
+
+Only addresses in SUBGROUPS_METRICS_ALLOWED_IPS (default: loopback) see it; to everyone else it
+does not exist (404), like any unknown path.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from subgroups.api.client import client_ip, in_networks, parse_address
+from subgroups.api.errors import error_response
+from subgroups.container import Services
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    host = client_ip(request)
+    address = parse_address(host) if host is not None else None
+    if address is None or not in_networks(address, services.settings.metrics_allowed):
+        return error_response(404, "Not Found")
+    return Response(services.metrics.render(), media_type=PROMETHEUS_TEXT)

@@ -1,0 +1,174 @@
+"""Nothing secret leaks: a real server's log of a run full of secrets, read line by line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from subgroups.api.logs import JsonFormatter, logging_config, scrub
+from subgroups.config import Settings
+from subgroups.container import build_services
+from tests.factories import Tenant, make_tenant
+from tests.security.servers import running_server
+
+SECRETS_IN_BODIES = (
+    "jane.doe@example.com",
+    "carol.smith@example.net",
+    "mary.major@example.org",
+    "+12223334444",
+    "+14155552671",
+)
+
+
+async def _seed(url: str) -> Tenant:
+    services = build_services(Settings(database_url=url))
+    try:
+        return await make_tenant(services)
+    finally:
+        await services.aclose()
+
+
+def _set(tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    return {
+        "subscription_group_id": tenant.email_group.id,
+        "subscription_state": "subscribed",
+        **fields,
+    }
+
+
+@pytest.mark.e2e
+def test_the_log_of_a_run_holds_no_key_email_or_phone(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "subgroups.db"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    tenant = asyncio.run(_seed(url))
+    log = tmp_path / "server.log"
+    unknown_key = "sgk_" + "Z" * 43
+    set_path = "/subscription/status/set"
+
+    with (
+        running_server(url, log, {"SUBGROUPS_LOG_LEVEL": "INFO"}) as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
+        ok = http.post(
+            set_path,
+            json=_set(tenant, external_id="u1", email="jane.doe@example.com"),
+            headers=tenant.auth,
+        )
+        by_query = http.post(
+            set_path,
+            params={"api_key": tenant.key},
+            json={
+                "subscription_group_id": tenant.sms_group.id,
+                "subscription_state": "subscribed",
+                "phone": ["+12223334444", "+14155552671"],
+            },
+        )
+        by_body = http.post(
+            set_path, json=_set(tenant, api_key=tenant.key, email="carol.smith@example.net")
+        )
+        refused = http.post(
+            set_path,
+            json=_set(tenant, external_id="u2"),
+            headers={"Authorization": f"Bearer {unknown_key}"},
+        )
+        probe = http.get("/users/alice.cooper@example.com", params={"api_key": tenant.key})
+        with sqlite3.connect(path) as db:
+            db.execute(
+                "CREATE TRIGGER refuse_changes BEFORE INSERT ON state_changes"
+                " BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END"
+            )
+        failed = http.post(
+            set_path,
+            json=_set(tenant, external_id="u3", email="mary.major@example.org"),
+            headers=tenant.auth,
+        )
+
+    assert [r.status_code for r in (ok, by_query, by_body, refused, probe, failed)] == [
+        201,
+        201,
+        201,
+        401,
+        404,
+        500,
+    ]
+    assert failed.json() == {"message": "Internal Server Error"}
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    for secret in (tenant.key, unknown_key, *SECRETS_IN_BODIES, "alice.cooper@example.com"):
+        assert secret not in text
+    for local_part in ("jane.doe", "carol.smith", "mary.major", "alice.cooper"):
+        assert local_part not in text
+
+    requests = [line for line in lines if line["logger"] == "subgroups.access"]
+    assert len(requests) >= 6
+    first = next(line for line in requests if line["request_id"] == ok.headers["x-request-id"])
+    assert first["route"] == set_path
+    assert (first["status"], first["workspace_id"], first["method"]) == (
+        201,
+        tenant.workspace.id,
+        "POST",
+    )
+    assert isinstance(first["key_id"], int)
+    assert isinstance(first["duration_ms"], float)
+    rid = failed.headers["x-request-id"]
+    [error] = [
+        line
+        for line in lines
+        if line["logger"] == "subgroups.api" and line.get("request_id") == rid
+    ]
+    assert (error["workspace_id"], error["level"]) == (tenant.workspace.id, "ERROR")
+    assert "refused by a test trigger" in error["exception"]
+    assert "m***@example.org" in error["exception"]
+    assert "a***@example.com" in text  # the probed path, masked
+    assert any(line["logger"].startswith("uvicorn") for line in lines)
+
+
+def test_scrub_masks_keys_emails_and_phones() -> None:
+    text = (
+        "key=sgk_6rx9cC_J86OSJeesWWM7VixNQkBRbQ86IOJ0iDH72A4 email 'jane.doe+tag@example.com',"
+        " phone +12223334444 and (+447911123456) at 2026-11-22T16:07:30+00:00 id 1234567890"
+    )
+
+    assert scrub(text) == (
+        "key=sgk_[redacted] email 'j***@example.com',"
+        " phone +1******4444 and (+4*******3456) at 2026-11-22T16:07:30+00:00 id 1234567890"
+    )
+
+
+def test_the_formatter_writes_one_json_object_with_the_request_fields() -> None:
+    record = logging.LogRecord("subgroups.access", logging.INFO, __file__, 1, "request", (), None)
+    record.__dict__.update(
+        {"request_id": "abc", "status": 201, "path": "/x/bob@example.com", "ignored": "sgk_x"}
+    )
+
+    line = JsonFormatter().format(record)
+
+    assert "\n" not in line
+    doc = json.loads(line)
+    assert {k: doc[k] for k in ("level", "logger", "message", "request_id", "status", "path")} == {
+        "level": "INFO",
+        "logger": "subgroups.access",
+        "message": "request",
+        "request_id": "abc",
+        "status": 201,
+        "path": "/x/b***@example.com",
+    }
+    assert "ignored" not in doc
+
+
+def test_the_logging_config_covers_the_app_and_uvicorn() -> None:
+    config = logging_config("WARNING")
+
+    assert set(config["loggers"]) >= {"subgroups", "uvicorn"}
+    assert all(logger["level"] == "WARNING" for logger in config["loggers"].values())
