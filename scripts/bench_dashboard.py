@@ -242,7 +242,8 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, "-m", "subgroups", "serve", "--port", str(port), "--database-url", url],
-        env={**os.environ},
+        env={**os.environ, "SUBGROUPS_LOG_LEVEL": "WARNING"},
+        stdout=subprocess.DEVNULL,
     )
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
