@@ -173,8 +173,10 @@ def free_port() -> int:
         return port
 
 
-def timed(client: httpx.Client, path: str, runs: int) -> tuple[float, float, float]:
-    client.get(path).raise_for_status()  # warm up
+def timed(client: httpx.Client, path: str, runs: int) -> tuple[float, float, float, float]:
+    started = time.perf_counter()
+    client.get(path).raise_for_status()  # the first view also counts and keeps settled days
+    first = (time.perf_counter() - started) * 1000
     seconds = []
     for _ in range(runs):
         started = time.perf_counter()
@@ -182,7 +184,7 @@ def timed(client: httpx.Client, path: str, runs: int) -> tuple[float, float, flo
         seconds.append(time.perf_counter() - started)
         response.raise_for_status()
     ms = [s * 1000 for s in seconds]
-    return statistics.median(ms), min(ms), max(ms)
+    return first, statistics.median(ms), min(ms), max(ms)
 
 
 def main() -> None:
@@ -270,10 +272,11 @@ def main() -> None:
             }
             backend = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
             print(f"\n{backend}, {args.profiles:,} profiles, {args.runs} requests each (ms)\n")
-            print("| page | median | min | max |\n| --- | ---: | ---: | ---: |")
+            print("| page | first view | median | min | max |")
+            print("| --- | ---: | ---: | ---: | ---: |")
             for name, path in pages.items():
-                median, low, high = timed(client, path, args.runs)
-                print(f"| {name} | {median:.1f} | {low:.1f} | {high:.1f} |")
+                first, median, low, high = timed(client, path, args.runs)
+                print(f"| {name} | {first:.1f} | {median:.1f} | {low:.1f} | {high:.1f} |")
     finally:
         server.terminate()
         server.wait()
