@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from subgroups.api.dashboard.app import dashboard_mount
 from subgroups.api.errors import (
     HttpError,
     handle_domain_error,
@@ -53,7 +54,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             await built.aclose()
 
     app = Starlette(
-        routes=routes(),
+        routes=[*routes(), dashboard_mount(built)],
         middleware=[Middleware(RequestContext, trusted_proxies=settings.trusted_proxies)],
         exception_handlers={
             SubgroupsError: handle_domain_error,

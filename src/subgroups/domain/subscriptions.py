@@ -42,12 +42,14 @@ class Assignment:
     """A checked group object: give `state` in `group` to the profiles these identifiers select.
 
     `contacts` are emails for an email group and phones for an SMS group, normalised.
+    `profile_ids`, when given, select exactly those profiles instead (the dashboard's way).
     """
 
     group: Group
     state: State
     external_ids: tuple[str, ...]
     contacts: tuple[str, ...]
+    profile_ids: tuple[int, ...] = ()
 
 
 def requested_group_id(request: GroupRequest) -> str | None:

@@ -110,6 +110,8 @@ class SqlSubscriptionStore:
         self, conn: AsyncConnection, workspace_id: int, a: Assignment, at: datetime
     ) -> _Resolved:
         channel = a.group.channel
+        if a.profile_ids:
+            return _Resolved(a, await self._find(conn, workspace_id, "id", a.profile_ids))
         if not a.external_ids:
             found = await self._find(conn, workspace_id, channel_field(channel), a.contacts)
             return _Resolved(
@@ -144,7 +146,11 @@ class SqlSubscriptionStore:
         return resolved
 
     async def _find(
-        self, conn: AsyncConnection, workspace_id: int, kind: str, values: Sequence[str]
+        self,
+        conn: AsyncConnection,
+        workspace_id: int,
+        kind: str,
+        values: Sequence[str] | Sequence[int],
     ) -> list[_Profile]:
         if not values:
             return []
@@ -262,6 +268,7 @@ class SqlSubscriptionStore:
                     "api_key_id": actor.api_key_id,
                     "request_id": actor.request_id,
                     "client_ip": actor.client_ip,
+                    "operator": actor.operator,
                 }
                 for pid in changed
             ],
