@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV = $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 
-.PHONY: help uv sync run test check fmt bench
+.PHONY: help uv sync chromium run test check fmt bench
 
 help:
 	@echo "make run    set up and serve a demo on SQLite (prints an API key and group ids)"
@@ -21,10 +21,13 @@ uv:
 sync: uv
 	@$(UV) sync --locked --quiet
 
+chromium:
+	@scripts/ensure-chromium
+
 run: sync
 	$(UV) run subgroups demo
 
-test: sync
+test: sync chromium
 	$(UV) run pytest
 
 check: sync

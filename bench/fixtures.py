@@ -110,10 +110,11 @@ class Fixture:
 
         async def action(services: Services) -> None:
             for start in range(0, len(values), SEED_BATCH):
-                request = GroupRequest(
-                    group_id=group_id,
-                    state="subscribed",
-                    **{field: values[start : start + SEED_BATCH]},
+                batch = values[start : start + SEED_BATCH]
+                request = (
+                    GroupRequest(group_id, "subscribed", email=batch)
+                    if field == "email"
+                    else GroupRequest(group_id, "subscribed", external_id=batch)
                 )
                 await services.subscriptions.set_states(
                     workspace_id=self.tenant.workspace_id,

@@ -48,8 +48,9 @@ def script(*, workspace_id: int, group_pk: int, group_id: str, mix: Mix, api_key
         12: str(api_key_id),
         13: "'pgbench'",
         14: "'127.0.0.1'",
+        15: "NULL",
     }
-    sql = re.sub(r"\$(\d+)", lambda m: values[int(m.group(1))], _statement(True, "email"))
+    sql = re.sub(r"\$(\d+)", lambda m: values[int(m.group(1))], _statement("external_id", "email"))
     return "\n".join(
         [
             # A sequence number per transaction, unique across clients: batch and pass follow.

@@ -91,11 +91,35 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     return url
 
 
+@pytest.fixture
+def empty_database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
+    """A database on `backend` with no schema at all, private to this test."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    request.getfixturevalue("postgres_database")  # PostgreSQL is there (or skip/fail as above)
+    name = f"subgroups_empty_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    yield _postgres_url(name)
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 async def _truncate(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    """Empties every table and restarts every id sequence.
+
+    DELETE, children first, rather than TRUNCATE: on tables this small it is the same result at a
+    tenth of the cost, and the suite does it before every PostgreSQL test.
+    """
+    deletes = "; ".join(f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables))
+    restart = (
+        "SELECT setval(c.oid, 1, false) FROM pg_class c"
+        " WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace"
+    )
     conn = await asyncpg.connect(url, timeout=5)
     try:
-        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        await conn.execute(f"{deletes}; {restart}")
     finally:
         await conn.close()
 

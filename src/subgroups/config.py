@@ -35,6 +35,11 @@ class Settings:
     # A key's last_used_at is written at most once per this many seconds per process.
     key_touch_seconds: float = 300.0
     log_level: str = "INFO"
+    # Dashboard sign-in sessions end this many hours after sign-in.
+    dashboard_session_hours: float = 12.0
+    # "auto": session cookies are Secure when the request came over HTTPS; "always": set it even
+    # when TLS ends at a proxy in front of us and the request reaches us as plain HTTP.
+    dashboard_secure_cookies: str = "auto"
     # Peers whose X-Forwarded-For is believed (load balancers, reverse proxies). Empty: none.
     trusted_proxies: tuple[Network, ...] = ()
     # Rate limits in `limits` notation ("5000/minute"), per workspace (contract §8).
@@ -61,6 +66,8 @@ class Settings:
             group_cache_seconds=_float(env, "SUBGROUPS_GROUP_CACHE_SECONDS", 2.0),
             key_touch_seconds=_float(env, "SUBGROUPS_KEY_TOUCH_SECONDS", 300.0),
             log_level=env.get("SUBGROUPS_LOG_LEVEL", "INFO").upper(),
+            dashboard_session_hours=_float(env, "SUBGROUPS_DASHBOARD_SESSION_HOURS", 12.0),
+            dashboard_secure_cookies=env.get("SUBGROUPS_DASHBOARD_SECURE_COOKIES", "auto").lower(),
             trusted_proxies=_networks(env, "SUBGROUPS_TRUSTED_PROXIES", ()),
             rate_limit_set=env.get("SUBGROUPS_RATE_LIMIT_SET", DEFAULT_RATE_LIMIT_SET),
             rate_limit_get=env.get("SUBGROUPS_RATE_LIMIT_GET", DEFAULT_RATE_LIMIT_GET),
@@ -88,6 +95,10 @@ class Settings:
             raise SettingsError("SUBGROUPS_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL")
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError("SUBGROUPS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        if self.dashboard_secure_cookies not in ("auto", "always"):
+            raise SettingsError("SUBGROUPS_DASHBOARD_SECURE_COOKIES must be auto or always")
+        if not 0 < self.dashboard_session_hours <= 24 * 30:
+            raise SettingsError("SUBGROUPS_DASHBOARD_SESSION_HOURS must be above 0 and at most 720")
         for name, value in (
             ("SUBGROUPS_RATE_LIMIT_SET", self.rate_limit_set),
             ("SUBGROUPS_RATE_LIMIT_GET", self.rate_limit_get),

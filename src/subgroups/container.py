@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from subgroups.config import Settings
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
 from subgroups.services.metrics import Metrics
+from subgroups.services.operators import OperatorService
 from subgroups.services.ports import Clock, SystemClock
 from subgroups.services.ratelimits import Pool, RateLimitService
+from subgroups.services.reports import ReportService
+from subgroups.services.status import StatusService
 from subgroups.services.subscriptions import SubscriptionService
 from subgroups.services.workspaces import WorkspaceService
 from subgroups.storage.counters import CounterStores
@@ -18,6 +22,9 @@ from subgroups.storage.engine import Database
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.migrate import is_current
+from subgroups.storage.operators import SqlOperatorStore
+from subgroups.storage.reads import SqlStatusReader
+from subgroups.storage.reports import SqlReportStore
 from subgroups.storage.subscriptions import SqlSubscriptionStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
 
@@ -30,6 +37,9 @@ class Services:
     keys: KeyService
     groups: GroupService
     subscriptions: SubscriptionService
+    status: StatusService
+    operators: OperatorService
+    reports: ReportService
     ratelimits: RateLimitService
     metrics: Metrics
     counters: CounterStores
@@ -68,6 +78,15 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         groups=GroupService(groups=groups, workspaces=workspaces, clock=clock),
         subscriptions=SubscriptionService(
             groups=groups, store=SqlSubscriptionStore(db), clock=clock
+        ),
+        status=StatusService(reader=SqlStatusReader(db)),
+        operators=OperatorService(
+            operators=SqlOperatorStore(db),
+            clock=clock,
+            session_lifetime=timedelta(hours=settings.dashboard_session_hours),
+        ),
+        reports=ReportService(
+            reports=SqlReportStore(db), groups=groups, workspaces=workspaces, clock=clock
         ),
         ratelimits=RateLimitService(
             rates={Pool.SET: settings.rate_limit_set, Pool.GET: settings.rate_limit_get},

@@ -6,6 +6,7 @@
      ├── AuthenticationFailed  no key, or not a key we know (HTTP 401)
      ├── PermissionDenied      a known key that may not do this (HTTP 403)
      ├── RateLimited           the workspace spent its budget (HTTP 429)
+     ├── SignInRefused         a dashboard sign-in with a wrong email or password, or while locked out
      ├── NotFound              an admin referred to something that does not exist
      ├── Conflict              an admin tried to create a duplicate
      └── SchemaNotCurrent      the database needs `subgroups db upgrade`
@@ -47,6 +48,14 @@ class PermissionDenied(SubgroupsError):
 class RateLimited(SubgroupsError):
     def __init__(self, retry_after: int) -> None:
         super().__init__("Rate limit exceeded")
+        self.retry_after = retry_after
+
+
+class SignInRefused(SubgroupsError):
+    """`retry_after` (seconds) is set when the email is locked out from this address."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
         self.retry_after = retry_after
 
 

@@ -101,30 +101,33 @@ async def test_the_first_key_present_is_the_one_checked(
         assert written == 1
 
 
-@pytest.mark.parametrize(
-    "authorization",
-    [
-        "Bearer sgk_unknownunknownunknownunknownunknownunknown1",
-        "Bearer",
-        "Bearer ",
-        "Token {key}",
-        "Basic {key}",
-        "{key}",
-        "Bearer {key}x",
-        "Bearer {key_without_prefix}",
-        "Bearer sgk_" + "a" * 200,
-    ],
-)
+MALFORMED = [
+    "Bearer sgk_unknownunknownunknownunknownunknownunknown1",
+    "Bearer",
+    "Bearer ",
+    "Token {key}",
+    "Basic {key}",
+    "{key}",
+    "Bearer {key}x",
+    "Bearer {key_without_prefix}",
+    "Bearer sgk_" + "a" * 200,
+]
+
+
 async def test_unknown_or_malformed_keys_are_refused(
-    client: httpx.AsyncClient, tenant: Tenant, services: Services, authorization: str
+    client: httpx.AsyncClient, tenant: Tenant, services: Services, subtests: pytest.Subtests
 ) -> None:
-    header = authorization.format(key=tenant.key, key_without_prefix=tenant.key[4:])
     before = await row_counts(services)
+    for authorization in MALFORMED:
+        with subtests.test(msg=authorization):
+            header = authorization.format(key=tenant.key, key_without_prefix=tenant.key[4:])
 
-    response = await client.post(PATH, json=valid(tenant), headers={"Authorization": header})
+            response = await client.post(
+                PATH, json=valid(tenant), headers={"Authorization": header}
+            )
 
-    assert (response.status_code, response.json()) == (401, INVALID_KEY)
-    assert await row_counts(services) == before
+            assert (response.status_code, response.json()) == (401, INVALID_KEY)
+            assert await row_counts(services) == before
 
 
 async def test_a_request_without_any_key_is_refused(
@@ -190,46 +193,49 @@ async def test_a_key_with_only_the_set_permission_may_set(
 IP_DENIED = {"message": "Access Denied: this IP address is not allowed for this API key"}
 
 
-@pytest.mark.parametrize(
-    ("address", "allowed", "status"),
-    [
-        (TEST_CLIENT_IP, [TEST_CLIENT_IP], 201),
-        (TEST_CLIENT_IP, ["203.0.113.0/24"], 201),
-        (TEST_CLIENT_IP, ["198.51.100.0/24", "203.0.113.7/32"], 201),
-        (TEST_CLIENT_IP, ["203.0.113.8"], 403),
-        (TEST_CLIENT_IP, ["198.51.100.0/24"], 403),
-        (TEST_CLIENT_IP, ["2001:db8::/32"], 403),
-        ("2001:db8::5", ["2001:db8::/32"], 201),
-        ("2001:db8::5", ["2001:db8::5"], 201),
-        ("2001:db8::5", ["2001:db9::/32"], 403),
-        ("2001:db8::5", [TEST_CLIENT_IP], 403),
-        # A dual-stack socket reports an IPv4 client as an IPv4-mapped IPv6 address.
-        ("::ffff:203.0.113.7", ["203.0.113.0/24"], 201),
-        ("::ffff:203.0.113.7", ["198.51.100.0/24"], 403),
-    ],
-)
+ALLOWLISTS = [
+    (TEST_CLIENT_IP, [TEST_CLIENT_IP], 201),
+    (TEST_CLIENT_IP, ["203.0.113.0/24"], 201),
+    (TEST_CLIENT_IP, ["198.51.100.0/24", "203.0.113.7/32"], 201),
+    (TEST_CLIENT_IP, ["203.0.113.8"], 403),
+    (TEST_CLIENT_IP, ["198.51.100.0/24"], 403),
+    (TEST_CLIENT_IP, ["2001:db8::/32"], 403),
+    ("2001:db8::5", ["2001:db8::/32"], 201),
+    ("2001:db8::5", ["2001:db8::5"], 201),
+    ("2001:db8::5", ["2001:db9::/32"], 403),
+    ("2001:db8::5", [TEST_CLIENT_IP], 403),
+    # A dual-stack socket reports an IPv4 client as an IPv4-mapped IPv6 address.
+    ("::ffff:203.0.113.7", ["203.0.113.0/24"], 201),
+    ("::ffff:203.0.113.7", ["198.51.100.0/24"], 403),
+]
+
+
 async def test_the_ip_allowlist_is_enforced(
-    settings: Settings,
-    services: Services,
-    tenant: Tenant,
-    address: str,
-    allowed: list[str],
-    status: int,
+    settings: Settings, services: Services, tenant: Tenant, subtests: pytest.Subtests
 ) -> None:
-    key = await make_key(services, tenant.workspace.id, allowed_ips=allowed)
+    for number, (address, allowed, status) in enumerate(ALLOWLISTS):
+        with subtests.test(msg=f"{address} with {allowed}"):
+            key = await make_key(services, tenant.workspace.id, allowed_ips=allowed)
+            external_id = f"user-{number}"
 
-    async with client_at(settings, services, address) as client:
-        response = await client.post(
-            PATH, json=valid(tenant), headers={"Authorization": f"Bearer {key}"}
-        )
+            async with client_at(settings, services, address) as client:
+                response = await client.post(
+                    PATH,
+                    json=body(tenant.email_group.id, external_id=external_id),
+                    headers={"Authorization": f"Bearer {key}"},
+                )
 
-    assert response.status_code == status
-    changes = await services.subscriptions.changes(workspace_id=tenant.workspace.id)
-    if status == 403:
-        assert response.json() == IP_DENIED
-        assert changes == []
-    else:
-        assert [c.client_ip for c in changes] == [address]
+            assert response.status_code == status
+            changes = [
+                c
+                for c in await services.subscriptions.changes(workspace_id=tenant.workspace.id)
+                if c.external_id == external_id
+            ]
+            if status == 403:
+                assert response.json() == IP_DENIED
+                assert changes == []
+            else:
+                assert [c.client_ip for c in changes] == [address]
 
 
 async def test_the_ip_allowlist_applies_to_the_legacy_forms_too(

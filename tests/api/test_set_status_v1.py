@@ -186,24 +186,20 @@ REJECTIONS: list[tuple[str, Payload, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("payload", "message"),
-    [pytest.param(p, m, id=name) for name, p, m in REJECTIONS],
-)
 async def test_each_rule_answers_with_its_message_and_writes_nothing(
     client: httpx.AsyncClient,
     tenant: Tenant,
     services: Services,
     groups: Groups,
-    payload: Payload,
-    message: str,
+    subtests: pytest.Subtests,
 ) -> None:
     before = await row_counts(services)
+    for name, payload, message in REJECTIONS:
+        with subtests.test(msg=name):
+            response = await post(client, tenant, payload(groups))
 
-    response = await post(client, tenant, payload(groups))
-
-    assert (response.status_code, response.json()) == (400, {"message": message})
-    assert await row_counts(services) == before
+            assert (response.status_code, response.json()) == (400, {"message": message})
+            assert await row_counts(services) == before
 
 
 @pytest.mark.parametrize("channel", ["email", "sms"])
@@ -219,36 +215,32 @@ async def test_an_archived_group_cannot_be_changed(
     assert await row_counts(services) == before
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("external_id", ""),
-        ("external_id", []),
-        ("external_id", 42),
-        ("external_id", ["u", 42]),
-        ("external_id", ["u", ""]),
-        ("external_id", ["u", None]),
-        ("external_id", {"id": "u"}),
-        ("email", ""),
-        ("email", []),
-        ("email", False),
-        ("email", ["a@example.com", ["b@example.com"]]),
-    ],
-)
+IDENTIFIER_SHAPES: list[tuple[str, object]] = [
+    ("external_id", ""),
+    ("external_id", []),
+    ("external_id", 42),
+    ("external_id", ["u", 42]),
+    ("external_id", ["u", ""]),
+    ("external_id", ["u", None]),
+    ("external_id", {"id": "u"}),
+    ("email", ""),
+    ("email", []),
+    ("email", False),
+    ("email", ["a@example.com", ["b@example.com"]]),
+]
+
+
 async def test_an_empty_or_non_string_identifier_is_refused_naming_its_field(
-    client: httpx.AsyncClient,
-    tenant: Tenant,
-    services: Services,
-    field: str,
-    value: object,
+    client: httpx.AsyncClient, tenant: Tenant, services: Services, subtests: pytest.Subtests
 ) -> None:
     before = await row_counts(services)
+    for field, value in IDENTIFIER_SHAPES:
+        with subtests.test(msg=f"{field}={value!r}"):
+            response = await post(client, tenant, body(tenant.email_group.id, **{field: value}))
 
-    response = await post(client, tenant, body(tenant.email_group.id, **{field: value}))
-
-    assert response.status_code == 400
-    assert response.json()["message"].startswith(f"{field} ")
-    assert await row_counts(services) == before
+            assert response.status_code == 400
+            assert response.json()["message"].startswith(f"{field} ")
+            assert await row_counts(services) == before
 
 
 async def test_an_empty_phone_list_is_refused_naming_its_field(
@@ -316,28 +308,26 @@ ORDER: list[tuple[str, Payload, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("payload", "message"),
-    [pytest.param(p, m, id=name) for name, p, m in ORDER],
-)
 async def test_the_first_broken_rule_in_the_contracts_order_is_the_answer(
     client: httpx.AsyncClient,
     tenant: Tenant,
     services: Services,
     groups: Groups,
-    payload: Payload,
-    message: str,
+    subtests: pytest.Subtests,
 ) -> None:
-    expected = {
+    archived_messages = {
         "ARCHIVED_SMS": archived(groups.archived_sms.id),
         "ARCHIVED_EMAIL": archived(groups.archived_email.id),
-    }.get(message, message)
+    }
     before = await row_counts(services)
+    for name, payload, message in ORDER:
+        with subtests.test(msg=name):
+            expected = archived_messages.get(message, message)
 
-    response = await post(client, tenant, payload(groups))
+            response = await post(client, tenant, payload(groups))
 
-    assert (response.status_code, response.json()) == (400, {"message": expected})
-    assert await row_counts(services) == before
+            assert (response.status_code, response.json()) == (400, {"message": expected})
+            assert await row_counts(services) == before
 
 
 async def test_authentication_comes_before_every_field_rule(
@@ -726,3 +716,16 @@ async def test_use_double_opt_in_logic_is_accepted_and_ignored(
         "subscribed",
         "subscribed",
     ]
+
+
+async def test_the_limit_counts_phones_after_normalisation(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services
+) -> None:
+    # 51 spellings, 50 numbers: a UK number is sent with and without its trunk prefix "(0)".
+    sent = [*phones(49), "+442079460958", "+44 (0)20 7946 0958"]
+
+    response = await post(client, tenant, body(tenant.sms_group.id, phone=sent))
+
+    assert (response.status_code, response.json()) == (201, SUCCESS)
+    profiles = await all_profiles(services, tenant.workspace.id)
+    assert sorted(p["phone"] for p in profiles) == sorted([*phones(49), "+442079460958"])

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from subgroups.api.dashboard.app import dashboard_mount
 from subgroups.api.errors import (
     HttpError,
     handle_domain_error,
@@ -19,7 +20,10 @@ from subgroups.api.errors import (
 from subgroups.api.middleware import RequestContext
 from subgroups.api.routes.health import healthz, readyz
 from subgroups.api.routes.metrics import metrics
+from subgroups.api.routes.read_status import get_status, get_user_status
+from subgroups.api.routes.reference import docs_page, openapi_document
 from subgroups.api.routes.set_status import set_status_v1
+from subgroups.api.routes.set_status_v2 import set_status_v2
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.errors import SubgroupsError
@@ -28,6 +32,11 @@ from subgroups.errors import SubgroupsError
 def routes() -> list[Route]:
     return [
         Route("/subscription/status/set", set_status_v1, methods=["POST"]),
+        Route("/v2/subscription/status/set", set_status_v2, methods=["POST"]),
+        Route("/subscription/status/get", get_status, methods=["GET"]),
+        Route("/subscription/user/status", get_user_status, methods=["GET"]),
+        Route("/openapi.json", openapi_document, methods=["GET"]),
+        Route("/docs", docs_page, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -45,7 +54,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             await built.aclose()
 
     app = Starlette(
-        routes=routes(),
+        routes=[*routes(), dashboard_mount(built)],
         middleware=[Middleware(RequestContext, trusted_proxies=settings.trusted_proxies)],
         exception_handlers={
             SubgroupsError: handle_domain_error,
@@ -54,6 +63,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         },
         lifespan=lifespan,
     )
+    # A path with an extra trailing slash is an unknown path (§1: a JSON 404), not an empty-bodied 307.
+    app.router.redirect_slashes = False
     app.state.services = built
     return app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from subgroups.cli.admins import admin
 from subgroups.cli.changes import changes
 from subgroups.cli.db import db
 from subgroups.cli.groups import group
@@ -20,5 +21,5 @@ def main() -> None:
     (default: subgroups.db in the current directory) unless --database-url is given."""
 
 
-for command in (db, workspace, key, group, profile, changes, serve, demo):
+for command in (db, workspace, key, group, profile, changes, admin, serve, demo):
     main.add_command(command)

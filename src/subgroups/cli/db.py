@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.exc import DBAPIError
 
-from subgroups.cli.runner import common, emit, run, settings_for
+from subgroups.cli.runner import common, emit, run, settings_for, unreachable
 from subgroups.container import Services
 from subgroups.storage.migrate import current_revision, head_revision, upgrade
 
@@ -19,7 +20,10 @@ def db() -> None:
 def db_upgrade(database_url: str | None, as_json: bool) -> None:
     """Migrate the database to the newest schema (creating it if needed)."""
     settings = settings_for(database_url)
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except (OSError, DBAPIError) as error:
+        unreachable(error, as_json=as_json)
     head = head_revision()
     emit({"revision": head}, f"database is at revision {head}", as_json=as_json)
 

@@ -10,6 +10,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 import orjson
+from sqlalchemy.exc import DBAPIError
 
 from subgroups.config import Settings, SettingsError
 from subgroups.container import Services, build_services
@@ -86,5 +87,11 @@ def run(
         return asyncio.run(_go())
     except SubgroupsError as error:
         fail(error.message, as_json=as_json)
-    except OSError as error:
-        fail(f"cannot reach the database: {error}", as_json=as_json)
+    except (OSError, DBAPIError) as error:
+        unreachable(error, as_json=as_json)
+
+
+def unreachable(error: OSError | DBAPIError, *, as_json: bool) -> NoReturn:
+    """A database that cannot be opened (no such file, server or database) is a message, not a trace."""
+    detail = error.orig if isinstance(error, DBAPIError) else error
+    fail(f"cannot reach the database: {detail}", as_json=as_json)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shlex
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from subgroups.storage.migrate import upgrade
 DEMO_WORKSPACE = "Demo"
 DEMO_KEY_NAME = "demo"
 DEMO_GROUPS = (("Weekly newsletter", "email"), ("SMS alerts", "sms"))
+DEMO_ADMIN = "demo@example.com"
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -116,12 +118,35 @@ def demo(host: str, port: int, workers: int, database_url: str | None) -> None:
             if old.name == DEMO_KEY_NAME and old.revoked_at is None:
                 await services.keys.revoke(key_id=old.id)
         new = await services.keys.create(workspace_id=workspace.id, name=DEMO_KEY_NAME)
+        await _reset_demo_admin(services, admin_password)
         return new, [groups[name] for name, _ in DEMO_GROUPS]
 
+    # Like the key, the demo sign-in gets a fresh password at each run, shown in the banner.
+    admin_password = secrets.token_urlsafe(12)
     new, (email_group, sms_group) = run(settings.database_url, False, action)
     base = f"http://{host}:{port}"
     click.echo(_banner(base, new, email_group, sms_group, settings.redacted_database_url()))
+    click.echo(_dashboard_banner(base, admin_password))
     _serve(settings, host, port, workers)
+
+
+async def _reset_demo_admin(services: Services, password: str) -> None:
+    if any(o.email == DEMO_ADMIN for o in await services.operators.list()):
+        await services.operators.set_password(email=DEMO_ADMIN, password=password)
+    else:
+        await services.operators.create(email=DEMO_ADMIN, password=password)
+
+
+def _dashboard_banner(base: str, password: str) -> str:
+    return "\n".join(
+        [
+            "The dashboard:",
+            f"  open:             {base}/dashboard/",
+            f"  email:            {DEMO_ADMIN}",
+            f"  password:         {password}  (new at each run of subgroups demo)",
+            "",
+        ]
+    )
 
 
 def _curl(base: str, path: str, body: str, key: str | None) -> str:

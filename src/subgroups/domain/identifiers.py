@@ -51,9 +51,20 @@ def _distinct(
     cheap_key: Callable[[str], str],
     overflow: str,
 ) -> list[str]:
-    if len(values) > MAX_RAW_ENTRIES or len({cheap_key(v) for v in values}) > MAX_IDS:
+    if len(values) > MAX_RAW_ENTRIES:
         raise InvalidRequest(overflow)
-    return list(dict.fromkeys(normalise(v) for v in values))
+    if len({cheap_key(v) for v in values}) <= MAX_IDS:
+        return list(dict.fromkeys(normalise(v) for v in values))
+    # More spellings than the limit can still be few enough values: normalisation also folds a
+    # trunk prefix ("+44 (0)20…") or another Unicode form of an address, which the cheap key misses.
+    # That many values fail on the count, even when one of them is also invalid.
+    try:
+        distinct = list(dict.fromkeys(normalise(v) for v in values))
+    except InvalidRequest:
+        raise InvalidRequest(overflow) from None
+    if len(distinct) > MAX_IDS:
+        raise InvalidRequest(overflow)
+    return distinct
 
 
 def normalise_external_id(value: str) -> str:

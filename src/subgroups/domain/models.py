@@ -113,6 +113,8 @@ class Actor:
     api_key_id: int | None = None
     request_id: str | None = None
     client_ip: str | None = None
+    # The dashboard user's email, for changes made from the dashboard.
+    operator: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +134,4 @@ class StateChange:
     api_key_id: int | None
     request_id: str | None
     client_ip: str | None
+    operator: str | None = None

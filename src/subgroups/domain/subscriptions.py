@@ -17,6 +17,7 @@ from subgroups.errors import InvalidRequest
 EMAIL_AND_PHONE: Final = (
     "Either an email address or a phone number should be provided, but not both."
 )
+INVALID_GROUP: Final = "Invalid subscription group ID"
 _STATES: Final = {s.value: s for s in State}
 
 
@@ -29,6 +30,11 @@ class GroupRequest:
     external_id: object = None
     email: object = None
     phone: object = None
+    # The names the identifier fields were sent under (v2 sends `external_ids`, or the singular
+    # alias), so that an error names the field the caller actually wrote.
+    external_id_field: str = "external_id"
+    email_field: str = "email"
+    phone_field: str = "phone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +42,14 @@ class Assignment:
     """A checked group object: give `state` in `group` to the profiles these identifiers select.
 
     `contacts` are emails for an email group and phones for an SMS group, normalised.
+    `profile_ids`, when given, select exactly those profiles instead (the dashboard's way).
     """
 
     group: Group
     state: State
     external_ids: tuple[str, ...]
     contacts: tuple[str, ...]
+    profile_ids: tuple[int, ...] = ()
 
 
 def requested_group_id(request: GroupRequest) -> str | None:
@@ -56,10 +64,31 @@ def plan(request: GroupRequest, groups: Mapping[str, Group]) -> Assignment:
     state = _state(request.state)
     group = groups.get(group_id)
     if group is None:
-        raise InvalidRequest("Invalid subscription group ID")
+        raise InvalidRequest(INVALID_GROUP)
     if group.archived_at is not None:
         raise InvalidRequest(f"Subscription group '{group_id}' is archived and cannot be changed")
-    has_email, has_phone = request.email is not None, request.phone is not None
+    check_identifier_kinds(
+        group,
+        has_external_id=request.external_id is not None,
+        has_email=request.email is not None,
+        has_phone=request.phone is not None,
+    )
+    external_ids = parse_external_ids(request.external_id, request.external_id_field) or []
+    contacts = (
+        parse_emails(request.email, request.email_field)
+        if group.channel == "email"
+        else parse_phones(request.phone, request.phone_field)
+    ) or []
+    return Assignment(group, state, tuple(external_ids), tuple(contacts))
+
+
+def check_identifier_kinds(
+    group: Group, *, has_external_id: bool, has_email: bool, has_phone: bool
+) -> None:
+    """Steps 6-8: which kinds of identifier were sent, against the group's channel.
+
+    Shared by the set endpoints and the status lookup.
+    """
     if has_email and has_phone:
         raise InvalidRequest(EMAIL_AND_PHONE)
     if group.channel == "sms" and has_email:
@@ -71,14 +100,9 @@ def plan(request: GroupRequest, groups: Mapping[str, Group]) -> Assignment:
             "Phone numbers cannot be used with an email subscription group;"
             " use external_id or email"
         )
-    if request.external_id is None and not (has_email or has_phone):
+    if not (has_external_id or has_email or has_phone):
         contact = "email" if group.channel == "email" else "phone"
         raise InvalidRequest(f"One of external_id or {contact} is required")
-    external_ids = parse_external_ids(request.external_id) or []
-    contacts = (
-        parse_emails(request.email) if group.channel == "email" else parse_phones(request.phone)
-    ) or []
-    return Assignment(group, state, tuple(external_ids), tuple(contacts))
 
 
 def _state(value: object) -> State:

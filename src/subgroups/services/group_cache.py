@@ -1,10 +1,10 @@
 """A short-lived memory of the groups that exist, so the set endpoints skip a database read.
 
 Only groups that were found are remembered, so a group created a moment ago is seen at once.
-A group never changes except by being archived, and archival is enforced again inside the write
-transaction (SubscriptionStore.apply), so a stale entry can at worst let a request reach that
-check instead of being refused one step earlier. Archiving through this process forgets the group
-at once.
+What a set request uses of a group (its key, channel and archival) changes only by archiving,
+and archival is enforced again inside the write transaction (SubscriptionStore.apply), so a stale
+entry can at worst let a request reach that check instead of being refused one step earlier.
+Archiving or renaming through this process forgets the group at once.
 """
 
 from __future__ import annotations
@@ -72,3 +72,9 @@ class CachedGroupStore:
     async def archive(self, workspace_id: int, group_id: str, *, at: datetime) -> Group | None:
         self._found.pop((workspace_id, group_id), None)
         return await self._store.archive(workspace_id, group_id, at=at)
+
+    async def update(
+        self, workspace_id: int, group_id: str, *, name: str, description: str | None
+    ) -> Group | None:
+        self._found.pop((workspace_id, group_id), None)
+        return await self._store.update(workspace_id, group_id, name=name, description=description)

@@ -11,6 +11,7 @@ from subgroups.services.ports import Clock, GroupStore, WorkspaceStore
 
 # Ids carried over from Braze are UUIDs; we accept any id of this shape so teams keep theirs.
 _GROUP_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_DESCRIPTION = 2000
 
 
 class GroupService:
@@ -30,9 +31,7 @@ class GroupService:
     ) -> Group:
         if group_id is not None and not _GROUP_ID.fullmatch(group_id):
             raise InvalidRequest("A group id is 1-64 of letters, digits, '-' and '_'")
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise InvalidRequest("A group name is 1-200 characters")
+        name = _checked_name(name)
         if channel not in CHANNELS:
             raise InvalidRequest("A group's channel is 'email' or 'sms'")
         await self._require_workspace(workspace_id)
@@ -56,6 +55,34 @@ class GroupService:
             raise NotFound(f"No subscription group '{group_id}' in workspace {workspace_id}")
         return group
 
+    async def get(self, *, workspace_id: int, group_id: str) -> Group:
+        group = (await self._groups.find(workspace_id, [group_id])).get(group_id)
+        if group is None:
+            raise NotFound(f"No subscription group '{group_id}' in workspace {workspace_id}")
+        return group
+
+    async def update(
+        self, *, workspace_id: int, group_id: str, name: str, description: str | None
+    ) -> Group:
+        """Renames and (re)describes a group; an empty description removes it."""
+        name = _checked_name(name)
+        description = (description or "").strip() or None
+        if description is not None and len(description) > MAX_DESCRIPTION:
+            raise InvalidRequest(f"A group description is at most {MAX_DESCRIPTION} characters")
+        group = await self._groups.update(
+            workspace_id, group_id, name=name, description=description
+        )
+        if group is None:
+            raise NotFound(f"No subscription group '{group_id}' in workspace {workspace_id}")
+        return group
+
     async def _require_workspace(self, workspace_id: int) -> None:
         if await self._workspaces.get(workspace_id) is None:
             raise NotFound(f"No workspace {workspace_id}")
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidRequest("A group name is 1-200 characters")
+    return name

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal, Protocol
 
 from subgroups.domain.models import (
@@ -13,9 +13,13 @@ from subgroups.domain.models import (
     Group,
     Permission,
     ProfileView,
+    State,
     StateChange,
     Workspace,
 )
+from subgroups.domain.operators import Operator, OperatorSession
+from subgroups.domain.reads import UserPage
+from subgroups.domain.reports import GroupSummary, Sizes
 from subgroups.domain.subscriptions import Assignment
 
 IdentifierKind = Literal["external_id", "email", "phone"]
@@ -93,6 +97,12 @@ class GroupStore(Protocol):
 
     async def archive(self, workspace_id: int, group_id: str, *, at: datetime) -> Group | None: ...
 
+    async def update(
+        self, workspace_id: int, group_id: str, *, name: str, description: str | None
+    ) -> Group | None:
+        """Renames and describes the group; None if there is no such group. Raises Conflict if
+        the name is another group's."""
+
 
 class SubscriptionStore(Protocol):
     async def apply(
@@ -118,6 +128,101 @@ class SubscriptionStore(Protocol):
         self, workspace_id: int, *, after: int | None, limit: int | None
     ) -> list[StateChange]:
         """State changes of the workspace with id > `after`, oldest first."""
+
+
+class StatusReader(Protocol):
+    """The read side of subscription state (§6). Reads take no write lock."""
+
+    async def group_states(
+        self, workspace_id: int, group_id: str, kind: IdentifierKind, values: Collection[str]
+    ) -> tuple[Group | None, dict[str, frozenset[State]]]:
+        """From one consistent snapshot: the group (None if the workspace has no such group) and,
+        for each of `values` (normalised), the distinct states that the workspace's profiles with
+        that identifier have in the group. A value with no state in the group is absent.
+        """
+
+    async def user_statuses(
+        self,
+        workspace_id: int,
+        kind: IdentifierKind,
+        values: Collection[str],
+        *,
+        limit: int,
+        offset: int,
+    ) -> UserPage:
+        """The profiles matching any of `values`, oldest first, from `offset`, at most `limit` of
+        them, each with its states in every group where it has one (groups oldest first); and
+        how many profiles match in all.
+        """
+
+
+class OperatorStore(Protocol):
+    """Dashboard users, their sessions (by the SHA-256 of the cookie's token) and failed sign-ins."""
+
+    async def create(self, *, email: str, password_hash: str, at: datetime) -> Operator:
+        """Raises Conflict if the email is taken."""
+
+    async def find(self, email: str) -> tuple[Operator, str] | None:
+        """The operator with this (lowercase) email and their password hash."""
+
+    async def list(self) -> list[Operator]: ...
+
+    async def set_password_hash(self, operator_id: int, password_hash: str) -> None:
+        """Replaces the hash; does not end sessions (see end_sessions)."""
+
+    async def end_sessions(self, operator_id: int) -> None: ...
+
+    async def start_session(
+        self,
+        *,
+        token_hash: str,
+        operator: Operator,
+        csrf_token: str,
+        at: datetime,
+        expires_at: datetime,
+    ) -> OperatorSession:
+        """Also deletes every session that expired before `at`."""
+
+    async def session(self, token_hash: str, *, now: datetime) -> OperatorSession | None:
+        """The unexpired session with this token hash."""
+
+    async def end_session(self, token_hash: str) -> None: ...
+
+    async def locked_until(self, email: str, client_ip: str) -> datetime | None:
+        """When the lock on this email from this address ends, if it was ever locked."""
+
+    async def count_failure(
+        self, email: str, client_ip: str, *, at: datetime, window_start: datetime
+    ) -> int:
+        """Counts one failed sign-in and returns the failures since the first one that is not
+        older than `window_start` (older ones are forgotten, and so is an old lock). Atomic."""
+
+    async def lock(self, email: str, client_ip: str, *, until: datetime) -> None: ...
+
+    async def clear_failures(self, email: str, client_ip: str) -> None: ...
+
+
+class ReportStore(Protocol):
+    """Read-only views for the dashboard."""
+
+    async def summaries(self, workspace_id: int) -> list[GroupSummary]:
+        """Every group of the workspace with its sizes, oldest group first."""
+
+    async def sizes_and_deltas(
+        self, group: Group, *, first_day: date, live_from: date
+    ) -> tuple[Sizes, dict[date, Sizes]]:
+        """The group's sizes now and the net change of each UTC day from `first_day` on.
+
+        Days before `live_from` are over: their changes may be counted once and kept. The sizes
+        and the changes from `live_from` on are read from one snapshot, so they agree."""
+
+    async def group_changes(self, group: Group, *, limit: int) -> list[StateChange]:
+        """The group's most recent state changes, newest first."""
+
+    async def profile_changes(
+        self, workspace_id: int, profile_ids: Collection[int]
+    ) -> list[StateChange]:
+        """Every state change of these profiles, newest first."""
 
 
 class CounterStore(Protocol):

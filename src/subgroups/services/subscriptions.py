@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from subgroups.domain.identifiers import normalise_email, normalise_external_id, normalise_phone
-from subgroups.domain.models import Actor, ProfileView, StateChange
-from subgroups.domain.subscriptions import GroupRequest, plan, requested_group_id
+from subgroups.domain.models import Actor, ProfileView, State, StateChange
+from subgroups.domain.subscriptions import Assignment, GroupRequest, plan, requested_group_id
 from subgroups.errors import InvalidRequest, ItemRejected
 from subgroups.services.ports import Clock, GroupStore, IdentifierKind, SubscriptionStore
 
@@ -49,6 +49,26 @@ class SubscriptionService:
                 raise ItemRejected(position, error) from None
         return await self._store.apply(
             workspace_id=workspace_id, assignments=assignments, actor=actor, at=self._clock.now()
+        )
+
+    async def set_profile_state(
+        self, *, workspace_id: int, profile_id: int, group_id: str, state: State, actor: Actor
+    ) -> None:
+        """Gives one profile (by its internal id) a state in one group: the dashboard's change.
+
+        The group must exist and not be archived (the same messages as the API); the change is
+        recorded like any other.
+        """
+        group = (await self._groups.find(workspace_id, [group_id])).get(group_id)
+        if group is None:
+            raise InvalidRequest("Invalid subscription group ID")
+        if group.archived_at is not None:
+            raise InvalidRequest(
+                f"Subscription group '{group_id}' is archived and cannot be changed"
+            )
+        assignment = Assignment(group, state, (), (), profile_ids=(profile_id,))
+        await self._store.apply(
+            workspace_id=workspace_id, assignments=[assignment], actor=actor, at=self._clock.now()
         )
 
     async def profiles(

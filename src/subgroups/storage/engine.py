@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import asyncpg
-from sqlalchemy import Table, event, text
+from sqlalchemy import ColumnElement, Date, Table, cast, event, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -172,6 +172,13 @@ class Database:
                 text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) AS k"),
                 {"ids": ids},
             )
+
+    def utc_day(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
+        """The UTC calendar day of a Timestamp column (a date, or an ISO date string on SQLite)."""
+        if self.dialect == "postgresql":
+            return cast(func.timezone("UTC", column), Date)
+        # SQLite keeps timestamps as UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff'.
+        return func.substr(column, 1, 10)
 
     def for_update(self) -> bool:
         """Whether row locks (SELECT … FOR UPDATE) exist and are needed in this dialect."""

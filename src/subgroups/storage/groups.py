@@ -98,3 +98,24 @@ class SqlGroupStore:
             )
             row = (await conn.execute(select(groups).where(*where))).mappings().first()
             return group_from_row(row) if row else None
+
+    async def update(
+        self, workspace_id: int, group_id: str, *, name: str, description: str | None
+    ) -> Group | None:
+        where = (groups.c.workspace_id == workspace_id, groups.c.id == group_id)
+        taken = select(groups.c.pk).where(
+            groups.c.workspace_id == workspace_id, groups.c.name == name, groups.c.id != group_id
+        )
+        try:
+            async with self._db.transaction() as conn:
+                if (await conn.execute(taken)).first() is not None:
+                    raise Conflict(
+                        f"A subscription group with name '{name}' already exists in this workspace"
+                    )
+                await conn.execute(
+                    update(groups).where(*where).values(name=name, description=description)
+                )
+                row = (await conn.execute(select(groups).where(*where))).mappings().first()
+        except IntegrityError:
+            raise Conflict("A subscription group with this name already exists") from None
+        return group_from_row(row) if row else None

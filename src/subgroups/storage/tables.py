@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -113,6 +114,8 @@ subscription_states = Table(
     Column("group_pk", ForeignKey("subscription_groups.pk"), primary_key=True),
     Column("subscribed", Boolean, nullable=False),
     Column("updated_at", Timestamp(), nullable=False),
+    # The dashboard counts each group's subscribed and unsubscribed profiles from this index alone.
+    Index(None, "group_pk", "subscribed"),
 )
 
 state_changes = Table(
@@ -133,7 +136,53 @@ state_changes = Table(
     Column("api_key_id", Integer),
     Column("request_id", String(64)),
     Column("client_ip", String(64)),
+    Column("operator", String(320)),  # the dashboard user's email, for source Dashboard
     Index(None, "workspace_id", "id"),
     Index(None, "workspace_id", "subscription_group_id", "occurred_at"),
     Index(None, "profile_id", "id"),
+)
+
+# The net change of each group's sizes per settled UTC day, computed from state_changes the first
+# time the dashboard needs it and kept (a day's records do not change once the day is over). The
+# size charts read these rows instead of re-counting every change of the last 90 days.
+group_day_changes = Table(
+    "group_day_changes",
+    metadata,
+    Column("group_pk", ForeignKey("subscription_groups.pk"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("subscribed", Integer, nullable=False),
+    Column("unsubscribed", Integer, nullable=False),
+)
+
+# Dashboard users. Passwords are stored as argon2id hashes only.
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+)
+
+# Server-side sessions: the cookie holds a random token, stored here only as its SHA-256, so a
+# session ends for good when its row goes (sign-out, expiry, password change).
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("operator_id", ForeignKey("operators.id"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("expires_at", Timestamp(), nullable=False, index=True),
+)
+
+# Recent failed sign-ins per (email, client address): the basis of the lockout.
+operator_sign_in_failures = Table(
+    "operator_sign_in_failures",
+    metadata,
+    Column("email", String(320), primary_key=True),
+    Column("client_ip", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_failed_at", Timestamp(), nullable=False),
+    Column("locked_until", Timestamp()),
 )

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Final
+from typing import Final, Literal
 
 import asyncpg
 
@@ -51,9 +51,9 @@ changed AS (
 ), recorded AS (
     INSERT INTO state_changes (workspace_id, profile_id, external_id, email, phone,
         subscription_group_id, channel, old_state, new_state, occurred_at, source, api_key_id,
-        request_id, client_ip)
+        request_id, client_ip, operator)
     SELECT $1, t.id, t.external_id, {email}, {phone}, $7, $8,
-        CASE WHEN c.inserted THEN NULL ELSE $10 END, $9, $6, $11, $12, $13, $14
+        CASE WHEN c.inserted THEN NULL ELSE $10 END, $9, $6, $11, $12, $13, $14, $15
     FROM changed AS c JOIN targets AS t ON t.id = c.profile_id
     ORDER BY t.id
     RETURNING 1
@@ -68,7 +68,7 @@ WITH g AS (
 
 # $1 workspace, $2 group pk, $3 identifiers, $4 contact to record (single case) or NULL,
 # $5 subscribed, $6 at, $7 group id, $8 channel, $9 new state, $10 old state when flipped,
-# $11 source, $12 api key id, $13 request id, $14 client ip.
+# $11 source, $12 api key id, $13 request id, $14 client ip, $15 operator.
 _BY_EXTERNAL_ID: Final = """
 found AS (
     SELECT id, external_id, email, phone FROM profiles
@@ -106,6 +106,15 @@ found AS (
     UNION ALL SELECT id, external_id, email, phone FROM created
 ),"""
 
+# The dashboard's way: exactly these profiles ($3 holds their ids), none created.
+_BY_PROFILE_ID: Final = """
+found AS (
+    SELECT id, external_id, email, phone FROM profiles
+    WHERE workspace_id = $1 AND id = ANY($3::bigint[]) AND $4::text IS NULL
+), targets AS (
+    SELECT id, external_id, email, phone FROM found
+),"""
+
 _CREATE_EXTERNAL_IDS: Final = """
 INSERT INTO profiles (workspace_id, external_id, created_at)
 SELECT $1, x, $3 FROM unnest($2::text[]) AS x ORDER BY x
@@ -113,20 +122,32 @@ ON CONFLICT (workspace_id, external_id) DO NOTHING
 """
 
 
+Selector = Literal["external_id", "contact", "profile_id"]
+
+
 @cache
-def _statement(by_external_id: bool, channel: Channel) -> str:
+def _statement(selector: Selector, channel: Channel) -> str:
     column = "email" if channel == "email" else "phone"
+    by_external_id = selector == "external_id"
     recorded = f"COALESCE(t.{column}, (SELECT $4::text FROM contact WHERE contact.id = t.id))"
     contact_column = recorded if by_external_id else f"t.{column}"
     other = "t.phone" if channel == "email" else "t.email"
     email, phone = (contact_column, other) if channel == "email" else (other, contact_column)
     current = f"(SELECT {column} FROM found LIMIT 1)" if by_external_id else "NULL::text"
-    body = _BY_EXTERNAL_ID if by_external_id else _BY_CONTACT
+    body = {"external_id": _BY_EXTERNAL_ID, "contact": _BY_CONTACT, "profile_id": _BY_PROFILE_ID}
     return (
         _GROUP
-        + body.format(column=column)
+        + body[selector].format(column=column)
         + _STATE_TAIL.format(email=email, phone=phone, current=current)
     )
+
+
+def _selector(a: Assignment) -> tuple[Selector, list[str] | list[int]]:
+    if a.profile_ids:
+        return "profile_id", list(a.profile_ids)
+    if a.external_ids:
+        return "external_id", list(a.external_ids)
+    return "contact", list(a.contacts)
 
 
 async def apply(
@@ -138,12 +159,15 @@ async def apply(
     at: datetime,
 ) -> list[str]:
     async with db.raw_postgres() as conn:
-        if len(assignments) == 1 and not assignments[0].contacts:
+        if len(assignments) == 1 and not _needs_contact_locks(assignments[0]):
             # One statement is its own transaction: no BEGIN/COMMIT round trips.
             return await _write(conn, workspace_id, assignments[0], actor, at)
         async with conn.transaction():
             keys = [
-                f"{workspace_id}:{a.group.channel}:{c}" for a in assignments for c in a.contacts
+                f"{workspace_id}:{a.group.channel}:{c}"
+                for a in assignments
+                if _needs_contact_locks(a)
+                for c in a.contacts
             ]
             if len(assignments) > 1:
                 keys += [f"{workspace_id}:x:{x}" for a in assignments for x in a.external_ids]
@@ -160,6 +184,11 @@ async def apply(
             return [note for group_notes in notes for note in group_notes]
 
 
+def _needs_contact_locks(a: Assignment) -> bool:
+    """Whether the statement may create or change profiles by email/phone, which have no unique key."""
+    return bool(a.contacts) and not a.profile_ids
+
+
 async def _create_external_ids(
     conn: asyncpg.Connection, workspace_id: int, assignments: Sequence[Assignment], at: datetime
 ) -> None:
@@ -171,14 +200,20 @@ async def _create_external_ids(
 async def _write(
     conn: asyncpg.Connection, workspace_id: int, a: Assignment, actor: Actor, at: datetime
 ) -> list[str]:
-    group, by_external_id = a.group, bool(a.external_ids)
-    single = a.contacts[0] if len(a.external_ids) == 1 and len(a.contacts) == 1 else None
+    group = a.group
+    selector, values = _selector(a)
+    by_external_id = selector == "external_id"
+    single = (
+        a.contacts[0]
+        if by_external_id and len(a.external_ids) == 1 and len(a.contacts) == 1
+        else None
+    )
     subscribed = a.state.value == "subscribed"
     row = await conn.fetchrow(
-        _statement(by_external_id, group.channel),
+        _statement(selector, group.channel),
         workspace_id,
         group.pk,
-        list(a.external_ids if by_external_id else a.contacts),
+        values,
         single,
         subscribed,
         at,
@@ -190,12 +225,13 @@ async def _write(
         actor.api_key_id,
         actor.request_id,
         actor.client_ip,
+        actor.operator,
     )
     assert row is not None  # the statement always returns one row
     if not row["active"]:
         raise InvalidRequest(archived_message(group.id))
     notes: list[str] = []
-    if a.external_ids and a.contacts and single is None:
+    if by_external_id and a.contacts and single is None:
         notes.append(ignored_contacts_note(group.channel))
     if single is not None:
         notes += contact_notes(group.channel, a.external_ids[0], row["current_contact"], single)

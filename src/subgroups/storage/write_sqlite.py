@@ -29,7 +29,7 @@ _PROFILE_COLUMNS: Final = "id, external_id, email, phone"
 _INSERT_CHANGE: Final = (
     "INSERT INTO state_changes (workspace_id, profile_id, external_id, email, phone,"
     " subscription_group_id, channel, old_state, new_state, occurred_at, source, api_key_id,"
-    " request_id, client_ip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " request_id, client_ip, operator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UPSERT_STATE: Final = (
     "INSERT INTO subscription_states (profile_id, group_pk, subscribed, updated_at)"
@@ -71,6 +71,8 @@ def _resolve(
     conn: sqlite3.Connection, workspace_id: int, a: Assignment, stamp: str, notes: list[str]
 ) -> list[ProfileRow]:
     channel = a.group.channel
+    if a.profile_ids:
+        return _find(conn, workspace_id, "id", a.profile_ids)
     if not a.external_ids:
         found = _find(conn, workspace_id, channel_field(channel), a.contacts)
         known = {p[2] if channel == "email" else p[3] for p in found}
@@ -99,7 +101,7 @@ def _resolve(
 
 
 def _find(
-    conn: sqlite3.Connection, workspace_id: int, column: str, values: Sequence[str]
+    conn: sqlite3.Connection, workspace_id: int, column: str, values: Sequence[str] | Sequence[int]
 ) -> list[ProfileRow]:
     if not values:
         return []
@@ -183,6 +185,7 @@ def _write_states(
                 actor.api_key_id,
                 actor.request_id,
                 actor.client_ip,
+                actor.operator,
             )
             for pid in changed
         ],

@@ -1,0 +1,1 @@
+"""The dashboard: server-rendered pages for operators, mounted at /dashboard."""

@@ -1,0 +1,138 @@
+"""The dashboard: a small Starlette app of its own, mounted at /dashboard.
+
+Being its own app gives it its own error pages (HTML, not the API's JSON) and its own response
+headers, including a Content-Security-Policy that lets pages load only what this server serves.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from subgroups.api.dashboard import auth, groups, keys, profiles
+from subgroups.api.dashboard.render import STATIC, render
+from subgroups.container import Services
+from subgroups.errors import NotFound, SubgroupsError
+
+CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+_HEADERS: Final = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+)
+_PAGE_CACHE: Final = (b"cache-control", b"no-store")  # pages show personal data and secrets
+_STATIC_CACHE: Final = (b"cache-control", b"public, max-age=31536000, immutable")
+
+
+class DashboardHeaders:
+    """Adds the dashboard's security and caching headers, replacing any set further in."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        versioned_static = "/static/" in scope["path"] and b"v=" in scope["query_string"]
+        ours = (*_HEADERS, _STATIC_CACHE if versioned_static else _PAGE_CACHE)
+        replaced = {name for name, _ in ours}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in replaced]
+                message["headers"] = [*kept, *ours]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_TITLES: Final = {
+    400: "That did not work",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    413: "Too large",
+}
+
+
+async def error_page(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        status, message = exc.status_code, exc.detail
+    elif isinstance(exc, NotFound):
+        status, message = 404, exc.message
+    else:
+        assert isinstance(exc, SubgroupsError)
+        status, message = 400, exc.message
+    if status == 404 and message == "Not Found":
+        message = "There is no page at this address."
+    title = _TITLES.get(status, "Something went wrong")
+    return render(request, "error.html", status, title=title, message=message, session=None)
+
+
+def dashboard_routes() -> list[BaseRoute]:
+    return [
+        Route("/", auth.home, name="home"),
+        Route("/sign-in", auth.sign_in_page, methods=["GET"], name="sign_in"),
+        Route("/sign-in", auth.sign_in, methods=["POST"]),
+        Route("/sign-out", auth.sign_out, methods=["POST"], name="sign_out"),
+        Route("/switch", auth.switch, name="switch"),
+        Route("/w/{workspace_id:int}/groups", groups.list_groups, name="groups"),
+        Route("/w/{workspace_id:int}/groups", groups.create_group, methods=["POST"]),
+        Route("/w/{workspace_id:int}/groups/{group_id}", groups.show_group, name="group"),
+        Route(
+            "/w/{workspace_id:int}/groups/{group_id}/edit",
+            groups.edit_group,
+            methods=["POST"],
+            name="edit_group",
+        ),
+        Route(
+            "/w/{workspace_id:int}/groups/{group_id}/archive",
+            groups.archive_group,
+            methods=["POST"],
+            name="archive_group",
+        ),
+        Route("/w/{workspace_id:int}/profiles", profiles.look_up, name="profiles"),
+        Route(
+            "/w/{workspace_id:int}/profiles/{profile_id:int}/state",
+            profiles.change_state,
+            methods=["POST"],
+            name="profile_state",
+        ),
+        Route("/w/{workspace_id:int}/keys", keys.list_keys, name="keys"),
+        Route("/w/{workspace_id:int}/keys", keys.create_key, methods=["POST"]),
+        Route(
+            "/w/{workspace_id:int}/keys/{key_id:int}/revoke",
+            keys.revoke_key,
+            methods=["POST"],
+            name="revoke_key",
+        ),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+
+def create_dashboard(services: Services) -> Starlette:
+    app = Starlette(
+        routes=dashboard_routes(),
+        middleware=[Middleware(DashboardHeaders)],
+        exception_handlers={HTTPException: error_page, SubgroupsError: error_page},
+    )
+    app.state.services = services
+    return app
+
+
+def dashboard_mount(services: Services) -> Mount:
+    return Mount("/dashboard", app=create_dashboard(services), name="dashboard")

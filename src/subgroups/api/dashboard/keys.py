@@ -1,0 +1,67 @@
+"""The API keys page: list, create (the secret is shown once, on the response to the form), revoke."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from subgroups.api.dashboard.web import Context, redirect, signed_in, url, with_notice
+from subgroups.domain.models import NewApiKey, Permission
+from subgroups.errors import InvalidRequest
+
+
+async def _page(
+    ctx: Context, *, created: NewApiKey | None = None, error: str | None = None
+) -> Response:
+    workspace, workspaces = await ctx.workspace()
+    keys = await ctx.services.keys.list(workspace_id=workspace.id)
+    return ctx.page(
+        "keys.html",
+        status=400 if error else 200,
+        workspace=workspace,
+        workspaces=workspaces,
+        keys=sorted(keys, key=lambda k: (k.revoked_at is not None, -k.id)),
+        permissions=[p.value for p in Permission],
+        created=created,
+        error=error,
+        form=ctx.form,
+        section="keys",
+    )
+
+
+@signed_in
+async def list_keys(ctx: Context) -> Response:
+    return await _page(ctx)
+
+
+@signed_in
+async def create_key(ctx: Context) -> Response:
+    workspace, _ = await ctx.workspace()
+    chosen = [p.value for p in Permission if ctx.form.get(f"permission:{p.value}") == "on"]
+    if not chosen:
+        return await _page(ctx, error="Choose at least one permission.")
+    allowed = [ip for ip in ctx.field("allowed_ips").replace(",", " ").split() if ip]
+    try:
+        created = await ctx.services.keys.create(
+            workspace_id=workspace.id,
+            name=ctx.field("name"),
+            permissions=chosen,
+            allowed_ips=allowed,
+        )
+    except InvalidRequest as error:
+        return await _page(ctx, error=error.message)
+    # Rendered, not redirected: the secret exists only in this response.
+    return await _page(ctx, created=created)
+
+
+@signed_in
+async def revoke_key(ctx: Context) -> Response:
+    workspace, _ = await ctx.workspace()
+    key_id = ctx.request.path_params["key_id"]
+    mine = {k.id: k for k in await ctx.services.keys.list(workspace_id=workspace.id)}
+    if key_id not in mine:
+        raise HTTPException(404, "There is no such API key in this workspace.")
+    revoked = await ctx.services.keys.revoke(key_id=key_id)
+    back = redirect(url(ctx.request, "keys", workspace_id=workspace.id))
+    name = f"“{revoked.name}”" if revoked.name else f"{revoked.prefix}…"
+    return with_notice(back, ctx.request, f"Revoked the key {name}: it is refused from now on.")

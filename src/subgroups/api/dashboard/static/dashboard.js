@@ -1,0 +1,137 @@
+// The dashboard's few behaviours: copy buttons, confirmation dialogs and the size chart.
+// Pages work without this file except for these three things.
+"use strict";
+
+(function () {
+  const live = () => document.getElementById("live");
+
+  function announce(text) {
+    const region = live();
+    if (region) {
+      region.textContent = "";
+      window.setTimeout(() => { region.textContent = text; }, 50);
+    }
+  }
+
+  // Copy: the Clipboard API where the page is a secure context (HTTPS or localhost),
+  // otherwise a selected, off-screen textarea and execCommand("copy").
+  function copyWithSelection(text) {
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "offscreen";
+    document.body.appendChild(area);
+    area.select();
+    let done = false;
+    try {
+      done = document.execCommand("copy");
+    } catch (error) {
+      done = false;
+    }
+    area.remove();
+    return done;
+  }
+
+  async function copy(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(text);
+        return true;
+      } catch (error) {
+        // fall through to the selection fallback
+      }
+    }
+    return copyWithSelection(text);
+  }
+
+  function setupCopyButtons() {
+    document.querySelectorAll("button[data-copy]").forEach((button) => {
+      const label = button.querySelector(".copy-label");
+      button.addEventListener("click", async () => {
+        const ok = await copy(button.dataset.copy);
+        button.dataset.copied = ok ? "yes" : "no";
+        if (label) label.textContent = ok ? "Copied" : "Press Ctrl+C";
+        announce(ok ? "Copied to the clipboard" : "Could not copy: select the text and copy it");
+        window.setTimeout(() => {
+          if (label) label.textContent = "Copy";
+          delete button.dataset.copied;
+        }, 2000);
+      });
+    });
+  }
+
+  // Forms with data-confirm ask first, in a modal dialog (Esc or Cancel keeps things as they are).
+  function setupConfirmations() {
+    const dialog = document.getElementById("confirm");
+    document.querySelectorAll("form[data-confirm]").forEach((form) => {
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (!dialog || typeof dialog.showModal !== "function") {
+          if (window.confirm(form.dataset.confirm)) form.submit();
+          return;
+        }
+        document.getElementById("confirm-title").textContent =
+          form.dataset.confirmTitle || "Are you sure?";
+        document.getElementById("confirm-text").textContent = form.dataset.confirm;
+        document.getElementById("confirm-ok").textContent = form.dataset.confirmAction || "Confirm";
+        dialog.returnValue = "";
+        dialog.onclose = () => {
+          if (dialog.returnValue === "confirm") form.submit();
+        };
+        dialog.showModal();
+      });
+    });
+  }
+
+  function setupChart() {
+    const data = document.getElementById("chart-data");
+    const canvas = document.getElementById("sizes-chart");
+    if (!data || !canvas || typeof window.Chart !== "function") return;
+    const series = JSON.parse(data.textContent);
+    const style = getComputedStyle(document.documentElement);
+    const color = (name) => style.getPropertyValue(name).trim();
+    const line = (label, values, stroke) => ({
+      label,
+      data: values,
+      borderColor: stroke,
+      backgroundColor: stroke,
+      borderWidth: 2,
+      pointRadius: values.length > 40 ? 0 : 2,
+      pointHoverRadius: 4,
+      tension: 0.2,
+    });
+    new window.Chart(canvas, {
+      type: "line",
+      data: {
+        labels: series.labels,
+        datasets: [
+          line("Subscribed", series.subscribed, color("--on")),
+          line("Unsubscribed", series.unsubscribed, color("--off")),
+        ],
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { grid: { display: false }, ticks: { maxTicksLimit: 8, color: color("--muted") } },
+          y: {
+            beginAtZero: true,
+            ticks: { precision: 0, color: color("--muted") },
+            grid: { color: color("--line") },
+          },
+        },
+        plugins: {
+          legend: { position: "bottom", labels: { boxWidth: 12, color: color("--text") } },
+        },
+      },
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    setupCopyButtons();
+    setupConfirmations();
+    setupChart();
+  });
+})();

@@ -1,0 +1,67 @@
+"""GET /subscription/status/get and GET /subscription/user/status (§6): read-only, no write lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from subgroups.api.auth import authorise, bearer_token, legacy_key
+from subgroups.api.query import identifiers, single
+from subgroups.api.responses import json_response
+from subgroups.container import Services
+from subgroups.domain.models import ApiKey, Permission
+from subgroups.domain.reads import UserStatus
+
+
+async def _authorised(request: Request, permission: Permission) -> ApiKey:
+    """A GET carries its key in the Authorization header or, the legacy way, as `?api_key=`."""
+    services: Services = request.app.state.services
+    secret = bearer_token(request)
+    if secret is None:
+        secret = legacy_key(request, None)
+    return await authorise(services.keys, request, secret, permission)
+
+
+async def get_status(request: Request) -> Response:
+    services: Services = request.app.state.services
+    key = await _authorised(request, Permission.STATUS_GET)
+    params = request.query_params
+    statuses = await services.status.statuses(
+        workspace_id=key.workspace_id,
+        group_id=single(params, "subscription_group_id"),
+        identifiers=identifiers(params),
+    )
+    return json_response({"status": statuses, "message": "success"})
+
+
+async def get_user_status(request: Request) -> Response:
+    services: Services = request.app.state.services
+    key = await _authorised(request, Permission.GROUPS_GET)
+    params = request.query_params
+    page = await services.status.user_statuses(
+        workspace_id=key.workspace_id,
+        identifiers=identifiers(params),
+        limit=single(params, "limit"),
+        offset=single(params, "offset"),
+    )
+    return json_response(
+        {
+            "users": [_user_doc(user) for user in page.users],
+            "total_count": page.total_count,
+            "message": "success",
+        }
+    )
+
+
+def _user_doc(user: UserStatus) -> dict[str, Any]:
+    return {
+        "external_id": user.external_id,
+        "email": user.email,
+        "phone": user.phone,
+        "subscription_groups": [
+            {"id": g.group_id, "name": g.name, "channel": g.channel, "status": g.state.label}
+            for g in user.groups
+        ],
+    }
