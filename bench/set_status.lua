@@ -5,6 +5,7 @@
 --   mode "ext50"   50 external ids per request: consecutive batches from a pool of `pool` ids
 --   mode "overlap" 50 external ids drawn at random from a pool of `pool` ids shared by every
 --                  connection, in a random order, with a random state
+--   mode "get50"   GET /subscription/status/get for 50 external ids, walking the pool like ext50
 -- In "email" and "ext50" requests walk the pool in order and each pass flips the state
 -- (subscribed, unsubscribed, subscribed ...), so against a group that is new at the start of the
 -- run every request changes every state it names: the heaviest honest mix for the write path.
@@ -49,6 +50,13 @@ function request()
   if mode == "email" then
     local i = k % pool
     payload = body(state_for(math.floor(k / pool)), "email", '"' .. name(i) .. '@bench.example"')
+  elseif mode == "get50" then
+    local batches = math.floor(pool / 50)
+    local b = k % batches
+    local query = {}
+    for j = 0, 49 do query[#query + 1] = "external_id=" .. name(b * 50 + j) end
+    return wrk.format("GET", "/subscription/status/get?subscription_group_id=" .. group .. "&"
+      .. table.concat(query, "&"))
   elseif mode == "ext50" then
     local batches = math.floor(pool / 50)
     local b = k % batches
