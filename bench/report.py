@@ -164,7 +164,7 @@ def render(report: Report) -> str:
         "| --- | --- |",
         *(f"| {name} | {value} |" for name, value in report.machine),
         "",
-        *results_table(report.rows),
+        *(results_table(report.rows) if report.rows else []),
         "",
         *targets(report),
         "",
