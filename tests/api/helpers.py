@@ -11,6 +11,7 @@ import httpx
 from subgroups.api.app import create_app
 from subgroups.config import Settings
 from subgroups.container import Services
+from subgroups.domain.models import Group
 from tests.factories import Tenant
 
 PATH = "/subscription/status/set"
@@ -38,3 +39,12 @@ async def client_at(
     transport = httpx.ASGITransport(app=create_app(settings, services), client=(address, 50001))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+async def set_state(
+    client: httpx.AsyncClient, tenant: Tenant, group: Group, state: str, **identifiers: Any
+) -> None:
+    """Sets a state through the v1 endpoint, and insists it worked."""
+    body = {"subscription_group_id": group.id, "subscription_state": state, **identifiers}
+    response = await client.post("/subscription/status/set", json=body, headers=tenant.auth)
+    assert response.status_code == 201, response.text

@@ -9,20 +9,12 @@ import pytest
 from sqlalchemy import text
 
 from subgroups.container import Services
-from subgroups.domain.models import Group
+from tests.api.helpers import set_state
 from tests.factories import Tenant, make_group, make_key
 from tests.profiles import insert_profile
 
 PATH = "/subscription/status/get"
 EMAIL_AND_PHONE = "Either an email address or a phone number should be provided, but not both."
-
-
-async def set_state(
-    client: httpx.AsyncClient, tenant: Tenant, group: Group, state: str, **identifiers: Any
-) -> None:
-    body = {"subscription_group_id": group.id, "subscription_state": state, **identifiers}
-    response = await client.post("/subscription/status/set", json=body, headers=tenant.auth)
-    assert response.status_code == 201, response.text
 
 
 async def get(client: httpx.AsyncClient, tenant: Tenant, query: str) -> httpx.Response:

@@ -14,33 +14,23 @@ from starlette.routing import Route
 from subgroups.api.app import create_app
 from subgroups.api.dashboard.app import CSP, dashboard_routes
 from subgroups.config import Settings
-from subgroups.container import Services, build_services
+from subgroups.container import Services
 from subgroups.domain.operators import Operator
+from tests.clock import SettableClock, services_at
 from tests.factories import make_group, make_workspace
 
 PASSWORD = "correct horse battery"
 
 
-class SettableClock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture
 def clock() -> SettableClock:
-    return SettableClock()
+    return SettableClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
 async def timed_services(settings: Settings, clock: SettableClock) -> AsyncIterator[Services]:
-    built = build_services(settings, clock=clock)
-    try:
+    async with services_at(settings, clock) as built:
         yield built
-    finally:
-        await built.aclose()
 
 
 def client_for(

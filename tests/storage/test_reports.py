@@ -8,36 +8,26 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from subgroups.config import Settings
-from subgroups.container import Services, build_services
+from subgroups.container import Services
 from subgroups.domain.models import Actor, Source, State
 from subgroups.domain.reports import Sizes
 from subgroups.domain.subscriptions import GroupRequest
 from subgroups.errors import Conflict, InvalidRequest
+from tests.clock import SettableClock, services_at
 from tests.factories import make_group, make_workspace
 
 API = Actor(Source.REST_API, api_key_id=None, request_id="r1", client_ip="192.0.2.1")
 
 
-class SettableClock:
-    def __init__(self) -> None:
-        self.at = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture
 def clock() -> SettableClock:
-    return SettableClock()
+    return SettableClock(datetime(2026, 3, 10, 9, 30, tzinfo=UTC))
 
 
 @pytest.fixture
 async def timed(settings: Settings, clock: SettableClock) -> AsyncIterator[Services]:
-    built = build_services(settings, clock=clock)
-    try:
+    async with services_at(settings, clock) as built:
         yield built
-    finally:
-        await built.aclose()
 
 
 async def set_state(

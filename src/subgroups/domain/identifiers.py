@@ -7,11 +7,9 @@ contract's message.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Final
 
-import email_validator
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -76,36 +74,8 @@ def normalise_external_id(value: str) -> str:
     return value
 
 
-# The everyday shape of an address, which email_validator would accept and only lowercase: a
-# dot-atom of common characters before the @, then lowercase-able ASCII labels (no "--", so no
-# Punycode) and an alphabetic top-level domain. Addresses of this shape skip the full validator,
-# whose Unicode checks cost more than the rest of a request; everything else goes through it. A
-# property test pins that both ways give the same answer.
-_PLAIN_EMAIL: Final = re.compile(
-    r"[A-Za-z0-9_+-]{1,64}(?:\.[A-Za-z0-9_+-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
-)
-_MAX_PLAIN_EMAIL = 254
-
-
-def _plain_email(address: str) -> str | None:
-    """The normalised form of `address` when it has the everyday shape, else None."""
-    if len(address) > _MAX_PLAIN_EMAIL or "--" in address or not _PLAIN_EMAIL.fullmatch(address):
-        return None
-    local, _, domain = address.lower().rpartition("@")
-    if len(local) > 64 or len(domain) > 253:
-        return None
-    for special in email_validator.SPECIAL_USE_DOMAIN_NAMES:
-        if domain == special or domain.endswith("." + special):
-            return None
-    return f"{local}@{domain}"
-
-
 def normalise_email(value: str) -> str:
     trimmed = value.strip()
-    plain = _plain_email(trimmed)
-    if plain is not None:
-        return plain
     try:
         checked = validate_email(trimmed, check_deliverability=False)
     except EmailNotValidError:

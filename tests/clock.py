@@ -1,0 +1,27 @@
+"""A clock that tests move by hand, and services built on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from subgroups.config import Settings
+from subgroups.container import Services, build_services
+
+
+class SettableClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@asynccontextmanager
+async def services_at(settings: Settings, clock: SettableClock) -> AsyncIterator[Services]:
+    built = build_services(settings, clock=clock)
+    try:
+        yield built
+    finally:
+        await built.aclose()
