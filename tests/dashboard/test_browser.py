@@ -66,8 +66,10 @@ def api_set(
 
 def wait_for_chart(page: Page) -> None:
     """The chart is drawn once the deferred scripts have run, after the page itself is there."""
+    # A function, not an expression: Playwright polls an expression with eval(), which the
+    # dashboard's Content-Security-Policy (no 'unsafe-eval') rightly refuses.
     page.wait_for_function(
-        "window.Chart !== undefined && Chart.getChart('sizes-chart') !== undefined"
+        "() => window.Chart !== undefined && Chart.getChart('sizes-chart') !== undefined"
     )
 
 
