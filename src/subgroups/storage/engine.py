@@ -12,7 +12,7 @@ cost is larger than the statements themselves there: on SQLite it runs in `Sqlit
 thread with group commit (see `storage/group_commit.py`); on PostgreSQL it runs on a raw asyncpg
 pool of its own, one statement per request where it can.
 
-PostgreSQL: one SQLAlchemy pool for the rest; rows are locked explicitly (see `lock_keys`).
+PostgreSQL: one SQLAlchemy pool for the rest; rows are locked explicitly (see `lock_ids`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import asyncpg
-from sqlalchemy import ColumnElement, Date, Table, cast, event, func, text
+from sqlalchemy import ColumnElement, Date, Table, cast, event, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -155,23 +155,6 @@ class Database:
     def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT that understands ON CONFLICT in this dialect."""
         return postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
-
-    async def lock_keys(self, conn: AsyncConnection, keys: Iterable[str]) -> None:
-        """Serialise transactions that touch the same identifiers, until commit.
-
-        PostgreSQL takes transaction-scoped advisory locks in sorted order, so two requests naming
-        overlapping identifiers in any order queue instead of deadlocking, and two requests for the
-        same new email cannot both create a profile. SQLite needs nothing: BEGIN IMMEDIATE already
-        admits one writer at a time.
-        """
-        if self.dialect != "postgresql":
-            return
-        ids = lock_ids(keys)
-        if ids:
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) AS k"),
-                {"ids": ids},
-            )
 
     def utc_day(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """The UTC calendar day of a Timestamp column (a date, or an ISO date string on SQLite)."""

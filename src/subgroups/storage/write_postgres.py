@@ -17,7 +17,7 @@ Concurrency, with no lost update and no deadlock:
   row FOR UPDATE, which conflicts with the FOR KEY SHARE locks that foreign-key checks of other
   requests hold on it, and deadlocks (it did, in the concurrency tests).
 - Profiles found by email/phone have no unique key: the identifiers are locked first (advisory,
-  sorted; see Database.lock_keys) so two requests cannot both create the same new contact.
+  sorted; see engine.lock_ids) so two requests cannot both create the same new contact.
 - Several group objects in one transaction (v2) take all their advisory locks first, create all
   missing external ids in one sorted statement, then write group by group in group order: the
   locks of any two transactions are then taken in one global order.
