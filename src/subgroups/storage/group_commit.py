@@ -85,8 +85,12 @@ class SqliteWriter:
         conn = self._connect()
         try:
             while not self._stopping.wait(CHECKPOINT_SECONDS):
-                # PASSIVE: copies what no reader still needs, never blocks the writer.
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                # PASSIVE: copies what no reader still needs, never blocks the writer. Another
+                # process may hold the file busy; the next round (or the backstop) catches up.
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.OperationalError:
+                    continue
         finally:
             conn.close()
 
