@@ -169,7 +169,10 @@ class Database:
 
 
 def _sqlite_connect(path: str, synchronous: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # The busy timeout from the first statement on: the set-up PRAGMAs can meet a busy file too.
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+    )
     _configure_sqlite(conn, synchronous)
     return conn
 
