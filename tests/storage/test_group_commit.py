@@ -82,3 +82,28 @@ async def test_many_concurrent_requests_are_all_answered(database: Path) -> None
 
     assert results == [1] * 500
     assert _values(database) == list(range(500))
+
+
+async def test_a_failed_connection_is_an_answer_and_the_next_request_connects_again(
+    database: Path,
+) -> None:
+    # The file can be busy at the moment the writer opens it (another process switching it to
+    # WAL, say). Callers then get that error instead of waiting for ever on a dead thread.
+    attempts: list[int] = []
+
+    def connect() -> sqlite3.Connection:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return _connect(database)
+
+    writer = SqliteWriter(connect)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            await asyncio.wait_for(writer.run(_insert(1)), timeout=10)
+        assert await asyncio.wait_for(writer.run(_insert(2)), timeout=10) == 1
+    finally:
+        writer.close()
+
+    assert _values(database) == [2]
+    assert len(attempts) >= 2

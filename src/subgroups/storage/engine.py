@@ -63,7 +63,12 @@ def _configure_sqlite(dbapi_connection: Any, synchronous: str) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    # WAL is a property of the file, kept once set. Switching takes an exclusive lock that does
+    # not wait on the busy timeout, so only a connection that finds the file in another mode asks.
+    cursor.execute("PRAGMA journal_mode")
+    (mode,) = cursor.fetchone()
+    if mode.lower() != "wal":
+        cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute(f"PRAGMA synchronous = {synchronous}")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()

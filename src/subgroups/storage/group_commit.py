@@ -43,6 +43,9 @@ class SqliteWriter:
         self._thread: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
         self._stopping = threading.Event()
+        # Set once the writer has its connection: that first connection is the one that puts the
+        # file in WAL mode, and the checkpointer waits for it rather than race it to the switch.
+        self._writer_ready = threading.Event()
         self._lock = threading.Lock()
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -72,6 +75,7 @@ class SqliteWriter:
         with self._lock:
             if self._thread is None:
                 self._stopping.clear()
+                self._writer_ready.clear()
                 self._thread = threading.Thread(
                     target=self._loop, name="sqlite-writer", daemon=True
                 )
@@ -82,21 +86,24 @@ class SqliteWriter:
                 self._checkpointer.start()
 
     def _checkpoint_loop(self) -> None:
-        conn = self._connect()
+        conn: sqlite3.Connection | None = None
         try:
             while not self._stopping.wait(CHECKPOINT_SECONDS):
+                if not self._writer_ready.is_set():
+                    continue
                 # PASSIVE: copies what no reader still needs, never blocks the writer. Another
                 # process may hold the file busy; the next round (or the backstop) catches up.
                 try:
+                    conn = conn or self._connect()
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.OperationalError:
                     continue
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def _loop(self) -> None:
-        conn = self._connect()
-        conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
+        conn: sqlite3.Connection | None = None
         try:
             while True:
                 job = self._jobs.get()
@@ -112,9 +119,26 @@ class SqliteWriter:
                         self._jobs.put(_STOP)  # finish this batch, then stop
                         break
                     batch.append(more)
+                if conn is None:
+                    try:
+                        conn = self._open()
+                    except sqlite3.Error as error:  # answered, and the next batch tries again
+                        _answer([(job, False, error) for job in batch])
+                        continue
                 _answer(self._write(conn, batch))
         finally:
+            if conn is not None:
+                conn.close()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = self._connect()
+        try:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
+        except BaseException:
             conn.close()
+            raise
+        self._writer_ready.set()
+        return conn
 
     def _write(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[_Job, bool, Any]]:
         outcomes: list[tuple[_Job, bool, Any]] = []
