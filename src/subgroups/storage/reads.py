@@ -1,15 +1,15 @@
 """The read side of subscription state: a few indexed queries in one read-only snapshot.
 
 `status/get` is two queries whatever the number of identifiers: the group by its unique
-(workspace_id, id), then profiles by their (workspace_id, <identifier>) index joined to their state
-rows by primary key. `user/status` is three: a count, one page of profiles, and their states.
+(workspace_id, id), then profiles by their (workspace_id, <identifier>) index, each with its state
+row looked up by primary key. `user/status` is three: a count, one page of profiles, and their states.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subgroups.domain.models import Group, State
@@ -29,6 +29,31 @@ def _state(subscribed: bool) -> State:
     return State.SUBSCRIBED if subscribed else State.UNSUBSCRIBED
 
 
+def states_query(
+    workspace_id: int, group_pk: int, kind: IdentifierKind, wanted: list[str]
+) -> Select[str, bool | None]:
+    """Each profile the values name, with its state in the group (NULL when it has none).
+
+    The plan must be: profiles by their identifier index, then each profile's states by primary
+    key (profile_id first). The group is compared as `group_pk + 0`, an expression no index
+    covers, so that the planner cannot walk the (group_pk, subscribed) index instead. It would,
+    whenever its statistics still describe the group as nearly empty: a group filled since the
+    last ANALYZE, on a table large enough that autovacuum waits millions of rows before it
+    analyses again. 50 lookups then became a scan of every member of the group (tested in
+    tests/storage/test_read_plans.py).
+    """
+    column = profiles.c[kind]
+    state = (
+        select(subscription_states.c.subscribed)
+        .where(
+            subscription_states.c.profile_id == profiles.c.id,
+            subscription_states.c.group_pk + literal_column("0") == group_pk,
+        )
+        .scalar_subquery()
+    )
+    return select(column, state).where(profiles.c.workspace_id == workspace_id, column.in_(wanted))
+
+
 class SqlStatusReader:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -43,24 +68,11 @@ class SqlStatusReader:
             wanted = _storable(values)
             if group is None or not wanted:
                 return group, {}
-            column = profiles.c[kind]
-            query = (
-                select(column, subscription_states.c.subscribed)
-                .distinct()
-                .select_from(
-                    profiles.join(
-                        subscription_states,
-                        and_(
-                            subscription_states.c.profile_id == profiles.c.id,
-                            subscription_states.c.group_pk == group.pk,
-                        ),
-                    )
-                )
-                .where(profiles.c.workspace_id == workspace_id, column.in_(wanted))
-            )
+            query = states_query(workspace_id, group.pk, kind, wanted)
             found: dict[str, set[State]] = {}
             for value, subscribed in await conn.execute(query):
-                found.setdefault(value, set()).add(_state(subscribed))
+                if subscribed is not None:  # None: the profile has no state in this group
+                    found.setdefault(value, set()).add(_state(subscribed))
         return group, {value: frozenset(states) for value, states in found.items()}
 
     async def _group(self, conn: AsyncConnection, workspace_id: int, group_id: str) -> Group | None:

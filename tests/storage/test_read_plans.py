@@ -1,0 +1,56 @@
+"""The status/get lookup finds profiles first and each state by primary key, whatever the statistics.
+
+A group filled since the planner's statistics were last gathered looks empty to it. Written as a
+join, the lookup then walked every state of the group instead of the 50 it needed; on a large
+table, where autovacuum waits millions of rows before it analyses again, that lasted for ever.
+"""
+
+from __future__ import annotations
+
+from subgroups.container import Services
+from subgroups.domain.models import Actor, Source
+from subgroups.domain.subscriptions import GroupRequest
+from subgroups.storage.reads import states_query
+from tests.factories import make_group, make_workspace
+
+API = Actor(Source.REST_API, api_key_id=None, request_id="r1", client_ip="192.0.2.1")
+MEMBERS = 1_000
+
+
+async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_think_empty(
+    services: Services,
+) -> None:
+    workspace = await make_workspace(services)
+    older, group = (
+        await make_group(services, workspace.id),
+        await make_group(services, workspace.id),
+    )
+    ids = [f"member-{n}" for n in range(MEMBERS)]
+    await _subscribe(services, workspace.id, older.id, ids)
+    db = services.db
+    async with db.transaction() as conn:
+        # Statistics taken now describe a table of states, none of them in `group`.
+        await conn.exec_driver_sql("ANALYZE")
+    await _subscribe(services, workspace.id, group.id, ids)
+
+    query = states_query(workspace.id, group.pk, "external_id", ids[:50])
+    explain = "EXPLAIN " if db.dialect == "postgresql" else "EXPLAIN QUERY PLAN "
+    async with db.snapshot() as conn:
+        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = "\n".join(str(row) for row in await conn.exec_driver_sql(explain + sql))
+        found = (await conn.execute(query)).all()
+
+    primary_key = (
+        "pk_subscription_states" if db.dialect == "postgresql" else "autoindex_subscription_states"
+    )
+    assert primary_key in plan, plan
+    assert "ix_subscription_states_group_pk_subscribed" not in plan, plan
+    assert sorted(found) == sorted((i, True) for i in ids[:50])
+
+
+async def _subscribe(services: Services, workspace_id: int, group_id: str, ids: list[str]) -> None:
+    for start in range(0, len(ids), 50):
+        request = GroupRequest(group_id, "subscribed", external_id=ids[start : start + 50])
+        await services.subscriptions.set_state(
+            workspace_id=workspace_id, request=request, actor=API
+        )
