@@ -79,7 +79,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         subscriptions=SubscriptionService(
             groups=groups, store=SqlSubscriptionStore(db), clock=clock
         ),
-        status=StatusService(reader=SqlStatusReader(db)),
+        status=StatusService(groups=groups, reader=SqlStatusReader(db)),
         operators=OperatorService(
             operators=SqlOperatorStore(db),
             clock=clock,

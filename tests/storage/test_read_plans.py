@@ -1,4 +1,4 @@
-"""The status/get lookup finds profiles first and each state by primary key, whatever the statistics.
+"""status/get finds profiles first and each state by primary key, whatever the statistics say.
 
 A group filled since the planner's statistics were last gathered looks empty to it. Written as a
 join, the lookup then walked every state of the group instead of the 50 it needed; on a large
@@ -7,10 +7,15 @@ table, where autovacuum waits millions of rows before it analyses again, that la
 
 from __future__ import annotations
 
+import sqlite3
+
+import orjson
+
 from subgroups.container import Services
 from subgroups.domain.models import Actor, Source
+from subgroups.domain.reads import Identifiers
 from subgroups.domain.subscriptions import GroupRequest
-from subgroups.storage.reads import states_query
+from subgroups.storage import status_lookup
 from tests.factories import make_group, make_workspace
 
 API = Actor(Source.REST_API, api_key_id=None, request_id="r1", client_ip="192.0.2.1")
@@ -32,20 +37,35 @@ async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_t
         # Statistics taken now describe a table of states, none of them in `group`.
         await conn.exec_driver_sql("ANALYZE")
     await _subscribe(services, workspace.id, group.id, ids)
+    asked = ids[:50]
 
-    query = states_query(workspace.id, group.pk, "external_id", ids[:50])
-    explain = "EXPLAIN " if db.dialect == "postgresql" else "EXPLAIN QUERY PLAN "
-    async with db.snapshot() as conn:
-        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        plan = "\n".join(str(row) for row in await conn.exec_driver_sql(explain + sql))
-        found = (await conn.execute(query)).all()
+    readers = db.sqlite_readers
+    if readers is None:
+        async with db.raw_postgres() as pg:
+            explained = await pg.fetch(
+                "EXPLAIN " + status_lookup.POSTGRES["external_id"], workspace.id, group.pk, asked
+            )
+        plan = "\n".join(row[0] for row in explained)
+        primary_key = "pk_subscription_states"
+    else:
 
-    primary_key = (
-        "pk_subscription_states" if db.dialect == "postgresql" else "autoindex_subscription_states"
+        def explain(conn: sqlite3.Connection) -> list[tuple[int, int, int, str]]:
+            params = {"workspace": workspace.id, "group": group.pk, "values": orjson.dumps(asked)}
+            return conn.execute(
+                "EXPLAIN QUERY PLAN " + status_lookup.SQLITE["external_id"], params
+            ).fetchall()
+
+        plan = "\n".join(row[3] for row in await readers.run(explain))
+        primary_key = "sqlite_autoindex_subscription_states_1"
+    found = await services.status.statuses(
+        workspace_id=workspace.id,
+        group_id=group.id,
+        identifiers=Identifiers(external_id=asked, email=None, phone=None),
     )
+
     assert primary_key in plan, plan
     assert "ix_subscription_states_group_pk_subscribed" not in plan, plan
-    assert sorted(found) == sorted((i, True) for i in ids[:50])
+    assert found == dict.fromkeys(asked, "Subscribed")
 
 
 async def _subscribe(services: Services, workspace_id: int, group_id: str, ids: list[str]) -> None:

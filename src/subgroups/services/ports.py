@@ -133,12 +133,12 @@ class SubscriptionStore(Protocol):
 class StatusReader(Protocol):
     """The read side of subscription state (§6). Reads take no write lock."""
 
-    async def group_states(
-        self, workspace_id: int, group_id: str, kind: IdentifierKind, values: Collection[str]
-    ) -> tuple[Group | None, dict[str, frozenset[State]]]:
-        """From one consistent snapshot: the group (None if the workspace has no such group) and,
-        for each of `values` (normalised), the distinct states that the workspace's profiles with
-        that identifier have in the group. A value with no state in the group is absent.
+    async def states(
+        self, workspace_id: int, group_pk: int, kind: IdentifierKind, values: Collection[str]
+    ) -> dict[str, frozenset[State]]:
+        """From one consistent snapshot: for each of `values` (normalised), the distinct states
+        that the workspace's profiles with that identifier have in the group. A value with no
+        state in the group is absent.
         """
 
     async def user_statuses(

@@ -12,11 +12,14 @@ from subgroups.domain.reads import (
 )
 from subgroups.domain.subscriptions import INVALID_GROUP, check_identifier_kinds
 from subgroups.errors import InvalidRequest
-from subgroups.services.ports import StatusReader
+from subgroups.services.ports import GroupStore, StatusReader
 
 
 class StatusService:
-    def __init__(self, *, reader: StatusReader) -> None:
+    def __init__(self, *, groups: GroupStore, reader: StatusReader) -> None:
+        # The group store may be the cached one: a read needs only the group's pk and channel,
+        # which never change, and archived groups are read like any other.
+        self._groups = groups
         self._reader = reader
 
     async def statuses(
@@ -25,26 +28,11 @@ class StatusService:
         """Each identifier as sent -> its status in the group. Raises InvalidRequest.
 
         Errors come in the set endpoints' order: group id, unknown group, kinds of identifier,
-        then values. The values are parsed before the group is read, so that one snapshot answers
-        the request; a bad value is only reported once the group is known to exist.
+        then values.
         """
         if not group_id:
             raise InvalidRequest("subscription_group_id is required")
-        selected = identifiers.selected()
-        sent: dict[str, str] = {}
-        bad_value: InvalidRequest | None = None
-        if selected is not None:
-            kind, values = selected
-            try:
-                sent = parse_as_sent(kind, values, kind) or {}
-            except InvalidRequest as error:
-                bad_value = error
-        group, states = await self._reader.group_states(
-            workspace_id,
-            group_id,
-            selected[0] if selected else "external_id",
-            set(sent.values()),
-        )
+        group = (await self._groups.find(workspace_id, [group_id])).get(group_id)
         if group is None:
             raise InvalidRequest(INVALID_GROUP)
         # With external ids present, emails and phones are not looked at at all.
@@ -55,8 +43,12 @@ class StatusService:
             has_email=not by_external_id and identifiers.email is not None,
             has_phone=not by_external_id and identifiers.phone is not None,
         )
-        if bad_value is not None:
-            raise bad_value
+        selected = identifiers.selected()
+        if selected is None:
+            return {}
+        kind, values = selected
+        sent = parse_as_sent(kind, values, kind) or {}
+        states = await self._reader.states(workspace_id, group.pk, kind, set(sent.values()))
         return {
             value: combined_status(states.get(normalised, frozenset()))
             for value, normalised in sent.items()

@@ -5,7 +5,8 @@ survives a power cut, not just a process crash. Writes go through a separate eng
 start with `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes can fail at once with
 SQLITE_BUSY when another connection wrote in between, which the busy timeout does not retry. That
 engine has one connection, so writers in one process queue in the pool instead of spinning on the
-file lock; reads use their own pool and never take the write lock.
+file lock; reads use their own pool and never take the write lock. status/get reads in threads of
+its own (`SqliteReaders`), one hand-over per request.
 
 The set endpoints' write path (`storage/subscriptions.py`) skips SQLAlchemy, whose per-statement
 cost is larger than the statements themselves there: on SQLite it runs in `SqliteWriter`, one
@@ -31,6 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from subgroups.storage.group_commit import SqliteWriter
+from subgroups.storage.sqlite_readers import SqliteReaders
 
 DialectName = Literal["sqlite", "postgresql"]
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -99,6 +101,7 @@ class Database:
         self._pg_pool: asyncpg.Pool | None = None
         self._pg_pool_lock = asyncio.Lock()
         self.sqlite_writer: SqliteWriter | None = None
+        self.sqlite_readers: SqliteReaders | None = None
         if self.dialect == "sqlite":
             self._writer = _sqlite_engine(
                 driver_url, synchronous=sqlite_synchronous, immediate=True, pool_size=1
@@ -108,6 +111,9 @@ class Database:
             )
             path = make_url(url).database or ":memory:"
             self.sqlite_writer = SqliteWriter(lambda: _sqlite_connect(path, sqlite_synchronous))
+            self.sqlite_readers = SqliteReaders(
+                lambda: _sqlite_connect(path, sqlite_synchronous), threads=pool_size
+            )
         else:
             self._writer = create_async_engine(driver_url, pool_size=pool_size, max_overflow=0)
             self._reader = self._writer
@@ -150,6 +156,8 @@ class Database:
     async def dispose(self) -> None:
         if self.sqlite_writer is not None:
             await asyncio.to_thread(self.sqlite_writer.close)
+        if self.sqlite_readers is not None:
+            await asyncio.to_thread(self.sqlite_readers.close)
         if self._pg_pool is not None:
             await self._pg_pool.close()
             self._pg_pool = None

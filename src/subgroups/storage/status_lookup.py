@@ -1,0 +1,55 @@
+"""The status/get lookup as one statement per dialect, sent without SQLAlchemy.
+
+status/get is answered by a single statement: the profiles that carry the requested identifiers,
+found by their (workspace_id, <identifier>) index, each with its state in the group looked up by
+primary key, NULL when it has none. One statement is one snapshot, so no transaction is needed.
+
+The group is compared as `group_pk + 0`, an expression no index covers, so that the planner
+cannot walk the (group_pk, subscribed) index instead. It would, whenever its statistics still
+describe the group as nearly empty (a group filled since the last ANALYZE, on a table large
+enough that autovacuum waits millions of rows before it analyses again): 50 lookups then became
+a scan of every member of the group. tests/storage/test_read_plans.py checks the plans.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+from subgroups.domain.reads import IdentifierKind
+
+KINDS: Final[tuple[IdentifierKind, ...]] = ("external_id", "email", "phone")
+
+_TEMPLATE: Final = """
+SELECT p.{column}, (
+    SELECT s.subscribed FROM subscription_states AS s
+    WHERE s.profile_id = p.id AND s.group_pk + 0 = {group}
+)
+FROM profiles AS p
+WHERE p.workspace_id = {workspace} AND p.{column} {values}
+"""
+
+# $1 workspace id, $2 group pk, $3 the values as a text array.
+POSTGRES: Final[dict[IdentifierKind, str]] = {
+    kind: _TEMPLATE.format(column=kind, workspace="$1", group="$2", values="= ANY($3::text[])")
+    for kind in KINDS
+}
+# The values as a JSON array: one statement text whatever their number, so sqlite3 prepares it once.
+SQLITE: Final[dict[IdentifierKind, str]] = {
+    kind: _TEMPLATE.format(
+        column=kind,
+        workspace=":workspace",
+        group=":group",
+        values="IN (SELECT value FROM json_each(:values))",
+    )
+    for kind in KINDS
+}
+
+
+def sqlite_rows(
+    conn: sqlite3.Connection, kind: IdentifierKind, workspace_id: int, group_pk: int, values: str
+) -> list[tuple[str, int | None]]:
+    """Runs the SQLite statement; `values` is a JSON array of strings."""
+    params = {"workspace": workspace_id, "group": group_pk, "values": values}
+    rows: list[tuple[str, int | None]] = conn.execute(SQLITE[kind], params).fetchall()
+    return rows
