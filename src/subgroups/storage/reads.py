@@ -1,4 +1,4 @@
-"""The read side of subscription state: a few indexed queries in one read-only snapshot.
+"""The read side of subscription state: a few indexed queries, each read in one snapshot.
 
 `status/get` is one statement whatever the number of identifiers, sent without SQLAlchemy (see
 `status_lookup.py`); its group comes from the group store. `user/status` is three queries in one
