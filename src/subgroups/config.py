@@ -26,7 +26,7 @@ class SettingsError(ValueError):
 class Settings:
     # URLs may hold passwords: kept out of repr (use the redacted_* methods to show them).
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
-    db_pool_size: int = 10
+    db_pool_size: int = 10  # per pool; on SQLite also the number of status/get reader threads
     # FULL: a 201 survives a power cut. NORMAL (WAL) survives a crash of the process only.
     sqlite_synchronous: str = "FULL"
     key_cache_seconds: float = 2.0
