@@ -44,7 +44,7 @@ class StatusService:
             has_phone=not by_external_id and identifiers.phone is not None,
         )
         selected = identifiers.selected()
-        if selected is None:
+        if selected is None:  # not after the check above (no kind, or email with phone, raise)
             return {}
         kind, values = selected
         sent = parse_as_sent(kind, values, kind) or {}
