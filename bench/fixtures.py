@@ -7,6 +7,7 @@ run read the tables directly.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +25,10 @@ from subgroups.domain.subscriptions import GroupRequest
 from subgroups.storage.migrate import upgrade
 
 T = TypeVar("T")
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# The server to measure on (any database on it: runs create and drop their own).
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 SEED_BATCH = 50
 
 

@@ -23,6 +23,7 @@ from tempfile import mkdtemp
 import asyncpg
 
 from bench import report
+from bench.counters import PageCounters, page_counters
 from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, drop_postgres, recreate_postgres
 from bench.load import Mix, ensure_wrk, run_wrk
 from bench.machine import describe
@@ -111,8 +112,11 @@ async def bulk_load(url: str, workspace_id: int, group_pks: list[int], size: int
     return time.monotonic() - started
 
 
-def measure(label: str, fixture: Fixture, mixes: list[Mix], duration: str, logs: Path) -> list[Row]:
+def measure(
+    label: str, fixture: Fixture, mixes: list[Mix], duration: str, logs: Path
+) -> tuple[list[Row], dict[str, PageCounters]]:
     rows = []
+    pages: dict[str, PageCounters] = {}
     port = free_port()
     command = service_command(fixture.database_url, port, 1)
     with running(command, port, logs / f"{label}.log") as server:
@@ -135,6 +139,7 @@ def measure(label: str, fixture: Fixture, mixes: list[Mix], duration: str, logs:
             # A read asks about the group the last set run wrote, so every id it names has a state.
             if mix.mode != "get50":
                 group_id = fixture.new_group(f"{label} {mix.mode}")
+            before = page_counters(fixture.database_url)
             result = run_wrk(
                 server.url,
                 key=fixture.tenant.key,
@@ -143,6 +148,7 @@ def measure(label: str, fixture: Fixture, mixes: list[Mix], duration: str, logs:
                 connections=16,
                 duration=duration,
             )
+            pages[mix.mode] = (page_counters(fixture.database_url) - before).per(result.requests)
             changes = None if mix.mode == "get50" else fixture.count_changes(group_id)
             row = Row(
                 SCENARIOS[mix.mode],
@@ -155,9 +161,9 @@ def measure(label: str, fixture: Fixture, mixes: list[Mix], duration: str, logs:
                 failures=result.errors + result.bad_status,
                 changes_per_s=None if changes is None else changes / result.seconds,
             )
-            print(row.line(), flush=True)
+            print(row.line(), pages[mix.mode].line(), flush=True)
             rows.append(row)
-    return rows
+    return rows, pages
 
 
 def main() -> None:
@@ -171,21 +177,31 @@ def main() -> None:
         Mix("ext50", 10_000, "s", STRIDE, size),
         Mix("get50", 10_000, "s", STRIDE, size),
     ]
-    rows: list[Row] = []
     # The empty database: only the profiles the requests name.
     empty = Fixture(recreate_postgres(POSTGRES_ADMIN_URL, DATABASES["empty"]))
     for mix in mixes[:2]:
         empty.seed(mix)
-    rows += measure("empty", empty, mixes, duration, logs)
+    rows, small_pages = measure("empty", empty, mixes, duration, logs)
     drop_postgres(POSTGRES_ADMIN_URL, DATABASES["empty"])
     # The large one.
     large = Fixture(recreate_postgres(POSTGRES_ADMIN_URL, DATABASES["large"]))
     pks = [large.group_pk(large.new_group(f"bulk {i}")) for i in range(GROUPS)]
     print(f"bulk-loading {size:,} profiles and {size * GROUPS:,} states", flush=True)
     seconds = asyncio.run(bulk_load(large.database_url, large.tenant.workspace_id, pks, size))
-    rows += measure("large", large, mixes, duration, logs)
+    large_rows, large_pages = measure("large", large, mixes, duration, logs)
+    rows += large_rows
     drop_postgres(POSTGRES_ADMIN_URL, DATABASES["large"])
     extra = [f"Bulk load of the large database (COPY, then indexes): {seconds:,.0f} s.", ""]
+    extra += [
+        "Pages and WAL per request, from PostgreSQL's own counters over each measured run"
+        " (`bench/counters.py`):",
+        "",
+        *(
+            f"- {SCENARIOS[mode]}: empty {small_pages[mode].line()}; large {large_pages[mode].line()}"
+            for mode in SCENARIOS
+        ),
+        "",
+    ]
     for mix_name in SCENARIOS.values():
         small = next(r for r in rows if r.scenario == mix_name and r.backend.endswith("empty"))
         big = next(r for r in rows if r.scenario == mix_name and r.backend.endswith("large"))

@@ -13,13 +13,13 @@ import random
 from collections.abc import Sequence
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from subgroups.container import Services
 from subgroups.domain.models import Actor, Group, Source, State
 from subgroups.domain.subscriptions import Assignment, GroupRequest
 from subgroups.errors import InvalidRequest
-from subgroups.storage.tables import state_changes
+from subgroups.storage.tables import profiles, state_changes
 from tests.factories import make_group, make_workspace
 from tests.readback import row_counts, states
 
@@ -37,11 +37,34 @@ async def history_problems(services: Services, workspace_id: int, group_id: str)
     async with services.db.snapshot() as conn:
         changes = list(await conn.execute(query))
     last: dict[int, str | None] = {}
-    problems = []
+    problems: list[str] = []
     for profile_id, old, new in changes:
         if last.get(profile_id) != old or old == new:
             problems.append(f"profile {profile_id}: {old} -> {new} after {last.get(profile_id)}")
         last[profile_id] = new
+    # state_changes has no foreign keys (see storage/tables.py): the write path alone keeps every
+    # record pointing at a profile of its own workspace, with that profile's external id.
+    orphans = (
+        select(state_changes.c.id)
+        .select_from(
+            state_changes.outerjoin(
+                profiles,
+                and_(
+                    profiles.c.id == state_changes.c.profile_id,
+                    profiles.c.workspace_id == state_changes.c.workspace_id,
+                ),
+            )
+        )
+        .where(
+            state_changes.c.subscription_group_id == group_id,
+            (profiles.c.id.is_(None))
+            | (profiles.c.external_id.is_distinct_from(state_changes.c.external_id)),
+        )
+    )
+    async with services.db.snapshot() as conn:
+        problems += [
+            f"change {id_} names no profile of its own" for (id_,) in await conn.execute(orphans)
+        ]
     stored = await states(services, workspace_id)
     for (profile_id, gid), state in stored.items():
         if gid == group_id and last.get(profile_id) != state:
