@@ -27,18 +27,28 @@ def memory_gib() -> float:
     return 0.0
 
 
-def postgres_version(url: str) -> str:
-    async def go() -> str:
+def _settings(url: str, *names: str) -> list[str]:
+    async def go() -> list[str]:
         conn = await asyncpg.connect(url, timeout=5)
         try:
-            return str(await conn.fetchval("SHOW server_version"))
+            return [str(await conn.fetchval(f"SHOW {name}")) for name in names]
         finally:
             await conn.close()
 
+    return asyncio.run(go())
+
+
+def postgres_version(url: str) -> str:
+    """The server's version and the setting that most changes its figures on a large database."""
     try:
-        return asyncio.run(go())
+        version, buffers = _settings(url, "server_version", "shared_buffers")
     except (OSError, asyncpg.PostgresError) as error:
         return f"unavailable ({error})"
+    return f"{version}, shared_buffers {buffers}"
+
+
+def shared_buffers(url: str) -> str:
+    return _settings(url, "shared_buffers")[0]
 
 
 def wrk_version() -> str:

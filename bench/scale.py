@@ -26,7 +26,7 @@ from bench import report
 from bench.counters import PageCounters, page_counters
 from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, drop_postgres, recreate_postgres
 from bench.load import Mix, ensure_wrk, run_wrk
-from bench.machine import describe
+from bench.machine import describe, shared_buffers
 from bench.results import Row
 from bench.servers import free_port, running, service_command
 
@@ -214,7 +214,8 @@ def main() -> None:
             )
     report.write(
         report.Report(
-            region="scale",
+            # One section per server setting, so that a run on a tuned server keeps the default's.
+            region=f"scale, shared_buffers {shared_buffers(POSTGRES_ADMIN_URL)}",
             command=f"BENCH_SCALE_PROFILES={size} python -m bench.scale",
             duration=duration,
             machine=machine,
