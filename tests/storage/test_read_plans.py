@@ -3,6 +3,7 @@
 A group filled since the planner's statistics were last gathered looks empty to it. Written as a
 join, the lookup then walked every state of the group instead of the 50 it needed; on a large
 table, where autovacuum waits millions of rows before it analyses again, that lasted for ever.
+The search must use the whole key, too: by profile alone it reads the profile's every state.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_t
             )
         plan = "\n".join(row[0] for row in explained)
         primary_key = "pk_subscription_states"
+        # The line after the primary key's scan holds its search condition.
+        lines = plan.splitlines()
+        at = next((i for i, line in enumerate(lines) if primary_key in line), len(lines) - 1)
+        both_columns = "group_pk" in lines[at + 1] and "Index Cond" in lines[at + 1]
     else:
 
         def explain(conn: sqlite3.Connection) -> list[tuple[int, int, int, str]]:
@@ -57,6 +62,7 @@ async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_t
 
         plan = "\n".join(row[3] for row in await readers.run(explain))
         primary_key = "sqlite_autoindex_subscription_states_1"
+        both_columns = f"{primary_key} (profile_id=? AND group_pk=?)" in plan
     found = await services.status.statuses(
         workspace_id=workspace.id,
         group_id=group.id,
@@ -64,6 +70,8 @@ async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_t
     )
 
     assert primary_key in plan, plan
+    # The whole key: not every state of the profile, filtered down to the group's.
+    assert both_columns, plan
     assert "ix_subscription_states_group_pk_subscribed" not in plan, plan
     assert found == dict.fromkeys(asked, "Subscribed")
 

@@ -4,11 +4,17 @@ status/get is answered by a single statement: the profiles that carry the reques
 found by their (workspace_id, <identifier>) index, each with its state in the group looked up by
 primary key, NULL when it has none. One statement is one snapshot, so no transaction is needed.
 
-The group is compared as `group_pk + 0`, an expression no index covers, so that the planner
-cannot walk the (group_pk, subscribed) index instead. It would, whenever its statistics still
-describe the group as nearly empty (a group filled since the last ANALYZE, on a table large
-enough that autovacuum waits millions of rows before it analyses again): 50 lookups then became
-a scan of every member of the group. tests/storage/test_read_plans.py checks the plans.
+Each state is found by its whole primary key (profile, group), in one index descent. The
+(group_pk, subscribed) index must not be used instead: the planner would pick it whenever its
+statistics still describe the group as nearly empty (a group filled since the last ANALYZE, on a
+table large enough that autovacuum waits millions of rows before it analyses again), and 50
+lookups became a scan of every member of the group.
+- PostgreSQL: `group_pk = $2` would offer it that index, so the key is bounded as a row,
+  `(profile_id, group_pk)` between `(p.id, $2)` and itself, which only an index leading with those
+  two columns can serve: the primary key. (Comparing `group_pk + 0` instead, as an earlier version
+  did, kept that index out but made the lookup read every state of the profile, in every group.)
+- SQLite always searches a unique index whose every column is compared for equality.
+tests/storage/test_read_plans.py checks the plans, with stale statistics.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ KINDS: Final[tuple[IdentifierKind, ...]] = ("external_id", "email", "phone")
 _TEMPLATE: Final = """
 SELECT p.{column}, (
     SELECT s.subscribed FROM subscription_states AS s
-    WHERE s.profile_id = p.id AND s.group_pk + 0 = {group}
+    WHERE s.profile_id = p.id AND {state_key}
 )
 FROM profiles AS p
 WHERE p.workspace_id = {workspace} AND p.{column} {values}
@@ -31,7 +37,12 @@ WHERE p.workspace_id = {workspace} AND p.{column} {values}
 
 # $1 workspace id, $2 group pk, $3 the values as a text array.
 POSTGRES: Final[dict[IdentifierKind, str]] = {
-    kind: _TEMPLATE.format(column=kind, workspace="$1", group="$2", values="= ANY($3::text[])")
+    kind: _TEMPLATE.format(
+        column=kind,
+        workspace="$1",
+        state_key="(s.profile_id, s.group_pk) BETWEEN (p.id, $2) AND (p.id, $2)",
+        values="= ANY($3::text[])",
+    )
     for kind in KINDS
 }
 # The values as a JSON array: one statement text whatever their number, so sqlite3 prepares it once.
@@ -39,7 +50,7 @@ SQLITE: Final[dict[IdentifierKind, str]] = {
     kind: _TEMPLATE.format(
         column=kind,
         workspace=":workspace",
-        group=":group",
+        state_key="s.group_pk = :group",
         values="IN (SELECT value FROM json_each(:values))",
     )
     for kind in KINDS
