@@ -33,6 +33,7 @@ import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
+from bench.fixtures import POSTGRES_ADMIN_URL
 from bench.seed_large import Seeded, email, external_id, prepare, seed
 from subgroups.api.app import create_app
 from subgroups.config import Settings
@@ -228,18 +229,38 @@ def _remove_sqlite_files(*paths: Path) -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-async def fresh_databases(backend: str, workdir: Path, postgres_url: str) -> Databases:
-    if backend == "sqlite":
-        empty, large = workdir / "reads-empty.db", workdir / "reads-large.db"
-        _remove_sqlite_files(empty, large)
-        return Databases(backend, f"sqlite:///{empty}", f"sqlite:///{large}")
+_PG_NAMES = ("subgroups_bench_reads_empty", "subgroups_bench_reads_large")
+
+
+def _sqlite_files(workdir: Path) -> tuple[Path, Path]:
+    return workdir / "reads-empty.db", workdir / "reads-large.db"
+
+
+async def _recreate_postgres(postgres_url: str, *, create: bool) -> None:
     admin = await asyncpg.connect(postgres_url)
     try:
-        for name in ("subgroups_bench_reads_empty", "subgroups_bench_reads_large"):
+        for name in _PG_NAMES:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.execute(f'CREATE DATABASE "{name}"')
+            if create:
+                await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
+
+
+async def remove_databases(backend: str, workdir: Path, postgres_url: str) -> None:
+    """Drops what `fresh_databases` made: a million-profile database is not left behind."""
+    if backend == "sqlite":
+        _remove_sqlite_files(*_sqlite_files(workdir))
+    else:
+        await _recreate_postgres(postgres_url, create=False)
+
+
+async def fresh_databases(backend: str, workdir: Path, postgres_url: str) -> Databases:
+    if backend == "sqlite":
+        empty, large = _sqlite_files(workdir)
+        _remove_sqlite_files(empty, large)
+        return Databases(backend, f"sqlite:///{empty}", f"sqlite:///{large}")
+    await _recreate_postgres(postgres_url, create=True)
     base = postgres_url.rpartition("/")[0]
     return Databases(
         backend, f"{base}/subgroups_bench_reads_empty", f"{base}/subgroups_bench_reads_large"
@@ -250,6 +271,16 @@ async def run_backend(
     backend: str, args: argparse.Namespace, report: list[str], summary: list[str]
 ) -> None:
     dbs = await fresh_databases(backend, Path(args.workdir), args.postgres_url)
+    try:
+        await _measure_backend(dbs, args, report, summary)
+    finally:
+        await remove_databases(backend, Path(args.workdir), args.postgres_url)
+
+
+async def _measure_backend(
+    dbs: Databases, args: argparse.Namespace, report: list[str], summary: list[str]
+) -> None:
+    backend = dbs.backend
     empty = await prepare(dbs.empty)
     started = time.perf_counter()
     large = await seed(dbs.large, args.profiles)
@@ -321,7 +352,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL)
     parser.add_argument("--workdir", default="bench/results")
     parser.add_argument("--output", default="bench/READS.md", help="a file, or - for stdout")
     args = parser.parse_args()
