@@ -100,3 +100,63 @@ def test_each_revision_steps_down_and_up(empty_database_url: str) -> None:
         assert revision(empty_database_url) == target
     assert revisions()[-1] == head_revision()
     assert drift(empty_database_url) == []
+
+
+def test_dropping_the_change_records_foreign_keys_keeps_every_record(
+    empty_database_url: str,
+) -> None:
+    """On SQLite revision 0003 rebuilds state_changes: the consent records must come through whole,
+    and new ones must keep numbering after them."""
+    upgrade(empty_database_url, "0002_dashboard")
+    at = "2026-01-02 03:04:05+00:00"
+    executing(
+        empty_database_url,
+        f"INSERT INTO workspaces (id, name, created_at) VALUES (1, 'w', '{at}')",
+        f"INSERT INTO profiles (id, workspace_id, external_id, created_at) VALUES (7, 1, 'u', '{at}')",
+        *(
+            "INSERT INTO state_changes (workspace_id, profile_id, external_id, email,"
+            " subscription_group_id, channel, old_state, new_state, occurred_at, source,"
+            f" request_id) VALUES (1, 7, 'u', 'u@example.com', 'g', 'email', {old},"
+            f" '{new}', '{at}', 'REST API', 'r{n}')"
+            for n, (old, new) in enumerate(
+                [("NULL", "subscribed"), ("'subscribed'", "unsubscribed"), ("'unsubscribed'", "subscribed")]
+            )
+        ),
+    )
+    before = records(empty_database_url)
+
+    upgrade(empty_database_url)
+    executing(
+        empty_database_url,
+        "INSERT INTO state_changes (workspace_id, profile_id, subscription_group_id, channel,"
+        f" new_state, occurred_at, source) VALUES (1, 7, 'g', 'email', 'subscribed', '{at}', 'CLI')",
+    )
+
+    after = records(empty_database_url)
+    assert len(before) == 3
+    assert after[:3] == before
+    assert after[3][0] > before[2][0]
+
+
+def executing(url: str, *statements: str) -> None:
+    async def go() -> None:
+        engine = create_async_engine(async_url(url))
+        try:
+            async with engine.begin() as conn:
+                for statement in statements:
+                    await conn.exec_driver_sql(statement)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+def records(url: str) -> list[tuple[Any, ...]]:
+    def read(conn: Connection) -> list[tuple[Any, ...]]:
+        rows = conn.exec_driver_sql(
+            "SELECT id, workspace_id, profile_id, external_id, email, old_state, new_state,"
+            " occurred_at, source, request_id FROM state_changes ORDER BY id"
+        )
+        return [tuple(row) for row in rows]
+
+    return inspecting(url, read)
