@@ -119,7 +119,11 @@ def test_dropping_the_change_records_foreign_keys_keeps_every_record(
             f" request_id) VALUES (1, 7, 'u', 'u@example.com', 'g', 'email', {old},"
             f" '{new}', '{at}', 'REST API', 'r{n}')"
             for n, (old, new) in enumerate(
-                [("NULL", "subscribed"), ("'subscribed'", "unsubscribed"), ("'unsubscribed'", "subscribed")]
+                [
+                    ("NULL", "subscribed"),
+                    ("'subscribed'", "unsubscribed"),
+                    ("'unsubscribed'", "subscribed"),
+                ]
             )
         ),
     )
