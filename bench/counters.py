@@ -25,7 +25,7 @@ REPORT_DELAY_SECONDS = 11.0  # PostgreSQL's idle flush interval (10 s) and a mar
 class PageCounters:
     hits: float  # pages found in shared buffers
     reads: float  # pages read into shared buffers
-    dirtied_by_backends: float  # pages written out by backends to make room (buffers_backend)
+    written_by_backends: float  # pages written out by backends to make room (buffers_backend)
     wal_bytes: float
     full_page_images: float
 
@@ -33,7 +33,7 @@ class PageCounters:
         return PageCounters(
             self.hits - other.hits,
             self.reads - other.reads,
-            self.dirtied_by_backends - other.dirtied_by_backends,
+            self.written_by_backends - other.written_by_backends,
             self.wal_bytes - other.wal_bytes,
             self.full_page_images - other.full_page_images,
         )
@@ -43,7 +43,7 @@ class PageCounters:
         return PageCounters(
             self.hits / n,
             self.reads / n,
-            self.dirtied_by_backends / n,
+            self.written_by_backends / n,
             self.wal_bytes / n,
             self.full_page_images / n,
         )
@@ -51,13 +51,15 @@ class PageCounters:
     def line(self) -> str:
         return (
             f"{self.hits:,.0f} buffer hits, {self.reads:,.1f} reads,"
-            f" {self.dirtied_by_backends:,.1f} backend writes,"
+            f" {self.written_by_backends:,.1f} backend writes,"
             f" {self.wal_bytes / 1024:,.1f} KiB WAL ({self.full_page_images:,.1f} full-page images)"
         )
 
 
 def page_counters(database_url: str) -> PageCounters:
-    """The cluster's counters for the database behind `database_url`, once the last run reported."""
+    """The counters once the last run has reported them: buffer hits and reads of the database
+    behind `database_url`; backend writes and WAL of the whole server, which the benchmark has
+    to itself."""
     time.sleep(REPORT_DELAY_SECONDS)
     return asyncio.run(_read(database_url.replace("postgresql+asyncpg", "postgresql")))
 

@@ -50,8 +50,10 @@ async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_t
         primary_key = "pk_subscription_states"
         # The line after the primary key's scan holds its search condition.
         lines = plan.splitlines()
-        at = next((i for i, line in enumerate(lines) if primary_key in line), len(lines) - 1)
-        both_columns = "group_pk" in lines[at + 1] and "Index Cond" in lines[at + 1]
+        search = next(
+            (lines[i + 1] for i, line in enumerate(lines[:-1]) if primary_key in line), ""
+        )
+        both_columns = "Index Cond" in search and "group_pk" in search
     else:
 
         def explain(conn: sqlite3.Connection) -> list[tuple[int, int, int, str]]:
