@@ -35,26 +35,27 @@ FROM profiles AS p
 WHERE p.workspace_id = {workspace} AND p.{column} {values}
 """
 
+
+def _by_kind(*, workspace: str, state_key: str, values: str) -> dict[IdentifierKind, str]:
+    """The statement for each kind of identifier, in one dialect's placeholders."""
+    return {
+        kind: _TEMPLATE.format(column=kind, workspace=workspace, state_key=state_key, values=values)
+        for kind in KINDS
+    }
+
+
 # $1 workspace id, $2 group pk, $3 the values as a text array.
-POSTGRES: Final[dict[IdentifierKind, str]] = {
-    kind: _TEMPLATE.format(
-        column=kind,
-        workspace="$1",
-        state_key="(s.profile_id, s.group_pk) BETWEEN (p.id, $2) AND (p.id, $2)",
-        values="= ANY($3::text[])",
-    )
-    for kind in KINDS
-}
+POSTGRES: Final = _by_kind(
+    workspace="$1",
+    state_key="(s.profile_id, s.group_pk) BETWEEN (p.id, $2) AND (p.id, $2)",
+    values="= ANY($3::text[])",
+)
 # The values as a JSON array: one statement text whatever their number, so sqlite3 prepares it once.
-SQLITE: Final[dict[IdentifierKind, str]] = {
-    kind: _TEMPLATE.format(
-        column=kind,
-        workspace=":workspace",
-        state_key="s.group_pk = :group",
-        values="IN (SELECT value FROM json_each(:values))",
-    )
-    for kind in KINDS
-}
+SQLITE: Final = _by_kind(
+    workspace=":workspace",
+    state_key="s.group_pk = :group",
+    values="IN (SELECT value FROM json_each(:values))",
+)
 
 
 def sqlite_rows(
