@@ -126,9 +126,16 @@ class Database:
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction: a consistent view that takes no write lock."""
-        async with self._reader.connect() as conn, conn.begin():
-            yield conn
+        """A read-only transaction: a consistent view that takes no write lock.
+
+        Every statement in it sees the same committed state: on SQLite a read transaction does,
+        and on PostgreSQL it takes REPEATABLE READ (under the default, READ COMMITTED, each
+        statement would see what was committed when it began)."""
+        async with self._reader.connect() as conn:
+            if self.dialect == "postgresql":
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def raw_postgres(self) -> AsyncIterator[asyncpg.Connection]:
