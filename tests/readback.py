@@ -52,3 +52,14 @@ async def states(services: Services, workspace_id: int) -> dict[tuple[int, str],
             (pid, gid): "subscribed" if subscribed else "unsubscribed"
             for pid, gid, subscribed in await conn.execute(query)
         }
+
+
+async def group_sizes_counted(services: Services, group_pk: int) -> tuple[int, int]:
+    """(subscribed, unsubscribed) of a group, counted straight from its states."""
+    query = select(subscription_states.c.subscribed, func.count()).where(
+        subscription_states.c.group_pk == group_pk
+    )
+    async with services.db.snapshot() as conn:
+        rows = await conn.execute(query.group_by(subscription_states.c.subscribed))
+        counts = {bool(subscribed): count for subscribed, count in rows}
+    return counts.get(True, 0), counts.get(False, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from subgroups.domain.subscriptions import GroupRequest
 from subgroups.errors import Conflict, InvalidRequest
 from tests.clock import SettableClock, services_at
 from tests.factories import make_group, make_workspace
+from tests.readback import group_sizes_counted
 
 API = Actor(Source.REST_API, api_key_id=None, request_id="r1", client_ip="192.0.2.1")
 
@@ -116,6 +118,76 @@ async def test_the_series_follows_new_changes_after_settled_days_were_kept(
         ("2026-03-11", Sizes(1, 2)),
     ]
     assert again.series[0].sizes == Sizes(0, 0)
+
+
+async def sizes_of(services: Services, workspace_id: int) -> dict[str, Sizes]:
+    return {
+        s.group.id: s.sizes for s in await services.reports.summaries(workspace_id=workspace_id)
+    }
+
+
+async def test_sizes_kept_for_the_days_that_are_over_agree_with_the_states_every_day(
+    timed: Services, clock: SettableClock
+) -> None:
+    """The sizes are what the records add up to: kept for the days that are over, counted since.
+    Day after day, with changes on each, they must match a count of the states themselves."""
+    workspace = await make_workspace(timed)
+    news, offers = await make_group(timed, workspace.id), await make_group(timed, workspace.id)
+    start = clock.at
+    clock.at = start - timedelta(days=5)
+    await set_state(timed, workspace.id, news.id, "subscribed", "a", "b", "c", "d")
+    await set_state(timed, workspace.id, offers.id, "unsubscribed", "a")
+    for day in range(8):
+        clock.at = start - timedelta(days=4) + timedelta(days=day)
+        first = f"p{day}"
+        await set_state(timed, workspace.id, news.id, "subscribed", first, "a")
+        await set_state(timed, workspace.id, news.id, "unsubscribed", "b" if day % 2 else "c")
+        await set_state(
+            timed, workspace.id, offers.id, "subscribed" if day % 3 else "unsubscribed", "a", first
+        )
+        if day % 2:  # viewed on some days only: the kept totals must catch up over several days
+            continue
+        shown = await sizes_of(timed, workspace.id)
+        for group in (news, offers):
+            assert shown[group.id] == Sizes(*await group_sizes_counted(timed, group.pk))
+
+    report = await timed.reports.group_report(workspace_id=workspace.id, group_id=news.id, days=30)
+    assert report.sizes == Sizes(*await group_sizes_counted(timed, news.pk)) == Sizes(10, 2)
+    assert report.series[-1].sizes == report.sizes
+
+
+async def test_a_first_view_by_many_at_once_keeps_each_groups_totals_once(
+    timed: Services, clock: SettableClock
+) -> None:
+    workspace = await make_workspace(timed)
+    group = await make_group(timed, workspace.id)
+    start = clock.at
+    clock.at = start - timedelta(days=3)
+    await set_state(timed, workspace.id, group.id, "subscribed", "a", "b", "c")
+    clock.at = start
+
+    views = await asyncio.gather(*(sizes_of(timed, workspace.id) for _ in range(6)))
+
+    assert [v[group.id] for v in views] == [Sizes(3, 0)] * 6
+    assert await sizes_of(timed, workspace.id) == {group.id: Sizes(3, 0)}
+
+
+async def test_totals_kept_further_by_a_server_whose_clock_is_ahead_are_not_counted_twice(
+    timed: Services, clock: SettableClock
+) -> None:
+    workspace = await make_workspace(timed)
+    group = await make_group(timed, workspace.id)
+    start = clock.at
+    clock.at = start - timedelta(days=3)
+    await set_state(timed, workspace.id, group.id, "subscribed", "a", "b")
+    clock.at = start - timedelta(days=1)
+    await set_state(timed, workspace.id, group.id, "unsubscribed", "a")
+    clock.at = start + timedelta(days=1)  # a server a day ahead keeps what is yesterday to us
+    assert await sizes_of(timed, workspace.id) == {group.id: Sizes(1, 1)}
+
+    clock.at = start  # a server with the right time: to it, that day is still live
+    await set_state(timed, workspace.id, group.id, "subscribed", "c")
+    assert await sizes_of(timed, workspace.id) == {group.id: Sizes(2, 1)}
 
 
 async def test_a_dashboard_change_is_recorded_with_its_operator(timed: Services) -> None:

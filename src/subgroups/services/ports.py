@@ -205,8 +205,10 @@ class OperatorStore(Protocol):
 class ReportStore(Protocol):
     """Read-only views for the dashboard."""
 
-    async def summaries(self, workspace_id: int) -> list[GroupSummary]:
-        """Every group of the workspace with its sizes, oldest group first."""
+    async def summaries(self, workspace_id: int, *, live_from: date) -> list[GroupSummary]:
+        """Every group of the workspace with its sizes, oldest group first.
+
+        Days before `live_from` are over: what their changes add up to may be summed once and kept."""
 
     async def sizes_and_deltas(
         self, group: Group, *, first_day: date, live_from: date

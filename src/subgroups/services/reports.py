@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 
 from subgroups.domain.models import Group, StateChange
 from subgroups.domain.reports import DailySizes, GroupSummary, Sizes, daily_sizes
@@ -12,6 +12,12 @@ from subgroups.errors import InvalidRequest, NotFound
 from subgroups.services.ports import Clock, GroupStore, ReportStore, WorkspaceStore
 
 SERIES_DAYS = (30, 90)
+
+
+def live_from(today: date) -> date:
+    """The first day whose changes are counted at each view rather than kept: yesterday stays
+    live, because another server's clock may still be writing into it."""
+    return today - timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +40,7 @@ class ReportService:
     async def summaries(self, *, workspace_id: int) -> list[GroupSummary]:
         if await self._workspaces.get(workspace_id) is None:
             raise NotFound(f"No workspace {workspace_id}")
-        return await self._reports.summaries(workspace_id)
+        return await self._reports.summaries(workspace_id, live_from=live_from(self._today()))
 
     async def group_report(
         self, *, workspace_id: int, group_id: str, days: int, recent: int = 20
@@ -45,12 +51,9 @@ class ReportService:
         group = (await self._groups.find(workspace_id, [group_id])).get(group_id)
         if group is None:
             raise NotFound(f"No subscription group '{group_id}' in this workspace")
-        today = self._clock.now().astimezone(UTC).date()
+        today = self._today()
         sizes, deltas = await self._reports.sizes_and_deltas(
-            group,
-            first_day=today - timedelta(days=days - 1),
-            # Yesterday stays live: another server's clock may still be writing into it.
-            live_from=today - timedelta(days=1),
+            group, first_day=today - timedelta(days=days - 1), live_from=live_from(today)
         )
         return GroupReport(
             group=group,
@@ -58,6 +61,9 @@ class ReportService:
             series=daily_sizes(sizes, deltas, today=today, days=days),
             recent=await self._reports.group_changes(group, limit=recent),
         )
+
+    def _today(self) -> date:
+        return self._clock.now().astimezone(UTC).date()
 
     async def profile_changes(
         self, *, workspace_id: int, profile_ids: Collection[int]

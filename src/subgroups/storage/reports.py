@@ -1,23 +1,25 @@
 """The dashboard's queries: group sizes, their daily changes, and audit trails.
 
-Sizes are counted, not kept: one grouped COUNT over the index on
-`subscription_states(group_pk, subscribed)` reads only that index, and there is no counter to drift
-from the states it summarises, nor any work added to the API's write path.
+Everything is summed from the change records, which every state change writes in the same
+transaction: a group's sizes are its records' net changes, and so is each day's change on its
+chart. Summing all of a big group's records on every view would be slow (seconds for millions), so
+what the days that are over add up to is summed once and kept: the totals in `group_sizes`, the
+days in `group_day_changes`. That is sound because a record is stamped with the time it is
+written: once a day is over, no record joins it. The service keeps yesterday live too, as a margin
+for the clocks of several servers.
 
-A size chart needs each day's net change. Counting 90 days of records on every view is slow for a
-big group (seconds for a million profiles), so the days that are over are counted once and kept in
-`group_day_changes`. That is sound because a record is stamped with the time it is written: once a
-day is over, no record joins it. The service keeps yesterday live too, as a margin for the clocks
-of several servers.
+The sizes are not counted from `subscription_states`: an index on (group, state) there would let
+the count read the index alone, but it would also make every flip of a state update an index entry
+(on PostgreSQL, never a heap-only update), which costs every write more than it saves a view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subgroups.domain.models import Group, Source, State, StateChange
@@ -25,9 +27,9 @@ from subgroups.domain.reports import GroupSummary, Sizes
 from subgroups.storage.engine import Database
 from subgroups.storage.groups import group_from_row
 from subgroups.storage.tables import group_day_changes as day_changes
+from subgroups.storage.tables import group_sizes
 from subgroups.storage.tables import state_changes as changes
 from subgroups.storage.tables import subscription_groups as groups
-from subgroups.storage.tables import subscription_states as states
 
 
 def change_from_row(row: Mapping[Any, Any]) -> StateChange:
@@ -39,20 +41,54 @@ def change_from_row(row: Mapping[Any, Any]) -> StateChange:
     )
 
 
-async def _sizes(conn: AsyncConnection, group_pks: list[int]) -> dict[int, Sizes]:
-    """One grouped COUNT over the (group_pk, subscribed) index. The pks are given as values, not
-    a subquery, so that PostgreSQL reads that index alone too instead of joining whole tables."""
-    if not group_pks:
-        return {}
-    counts = (
-        select(states.c.group_pk, states.c.subscribed, func.count())
-        .where(states.c.group_pk.in_(group_pks))
-        .group_by(states.c.group_pk, states.c.subscribed)
+async def _net_changes(
+    conn: AsyncConnection, key: ColumnElement[Any], *where: ColumnElement[bool]
+) -> dict[Any, Sizes]:
+    """How the records matching `where` move the sizes, summed per value of `key`."""
+    query = (
+        select(
+            key,
+            _is(changes.c.new_state, State.SUBSCRIBED),
+            _is(changes.c.old_state, State.SUBSCRIBED),
+            _is(changes.c.new_state, State.UNSUBSCRIBED),
+            _is(changes.c.old_state, State.UNSUBSCRIBED),
+        )
+        .where(*where)
+        .group_by(key)
     )
-    sizes: dict[int, Sizes] = {}
-    for pk, subscribed, count in await conn.execute(counts):
-        add = Sizes(count, 0) if subscribed else Sizes(0, count)
-        sizes[pk] = sizes.get(pk, Sizes()) + add
+    return {
+        k: Sizes(sub_in - sub_out, unsub_in - unsub_out)
+        for k, sub_in, sub_out, unsub_in, unsub_out in await conn.execute(query)
+    }
+
+
+def _of(workspace_id: int, group_ids: Collection[str]) -> ColumnElement[bool]:
+    return (changes.c.workspace_id == workspace_id) & changes.c.subscription_group_id.in_(group_ids)
+
+
+async def _kept_sizes(conn: AsyncConnection, found: Sequence[Group]) -> dict[int, Sizes]:
+    """The groups' sizes now: the totals kept for the days that are over, plus every record since.
+    Every group must have its totals kept (see SqlReportStore._settle_totals)."""
+    if not found:
+        return {}
+    kept = select(group_sizes).where(group_sizes.c.group_pk.in_([g.pk for g in found]))
+    totals = {r["group_pk"]: r for r in (await conn.execute(kept)).mappings()}
+    sizes = {g.pk: Sizes(totals[g.pk]["subscribed"], totals[g.pk]["unsubscribed"]) for g in found}
+    # Normally every group is kept through the same day, but another server whose clock is ahead
+    # may have moved some further: each group's records are counted from its own day.
+    since: dict[date, list[Group]] = {}
+    for g in found:
+        since.setdefault(_as_date(totals[g.pk]["through_day"]), []).append(g)
+    for day, same in since.items():
+        by_id = {g.id: g for g in same}
+        tail = await _net_changes(
+            conn,
+            changes.c.subscription_group_id,
+            _of(same[0].workspace_id, by_id),
+            changes.c.occurred_at >= _midnight(day),
+        )
+        for group_id, moved in tail.items():
+            sizes[by_id[group_id].pk] += moved
     return sizes
 
 
@@ -73,17 +109,20 @@ class SqlReportStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def summaries(self, workspace_id: int) -> list[GroupSummary]:
+    async def summaries(self, workspace_id: int, *, live_from: date) -> list[GroupSummary]:
         listing = select(groups).where(groups.c.workspace_id == workspace_id).order_by(groups.c.pk)
         async with self._db.snapshot() as conn:
-            rows = (await conn.execute(listing)).mappings().all()
-            sizes = await _sizes(conn, [row["pk"] for row in rows])
-        return [GroupSummary(group_from_row(r), sizes.get(r["pk"], Sizes())) for r in rows]
+            found = [group_from_row(r) for r in (await conn.execute(listing)).mappings()]
+        await self._settle_totals(found, live_from)
+        async with self._db.snapshot() as conn:
+            sizes = await _kept_sizes(conn, found)
+        return [GroupSummary(g, sizes.get(g.pk, Sizes())) for g in found]
 
     async def sizes_and_deltas(
         self, group: Group, *, first_day: date, live_from: date
     ) -> tuple[Sizes, dict[date, Sizes]]:
-        await self._settle(group, first_day, live_from)
+        await self._settle_days(group, first_day, live_from)
+        await self._settle_totals([group], live_from)
         settled = select(
             day_changes.c.day, day_changes.c.subscribed, day_changes.c.unsubscribed
         ).where(
@@ -92,12 +131,61 @@ class SqlReportStore:
             day_changes.c.day < live_from,
         )
         async with self._db.snapshot() as conn:
-            sizes = (await _sizes(conn, [group.pk])).get(group.pk, Sizes())
             deltas = {d: Sizes(sub, unsub) for d, sub, unsub in await conn.execute(settled)}
             deltas |= await self._count_days(conn, group, live_from, None)
+            sizes = (await _kept_sizes(conn, [group])).get(group.pk, Sizes())
         return sizes, deltas
 
-    async def _settle(self, group: Group, first_day: date, live_from: date) -> None:
+    async def _settle_totals(self, found: Sequence[Group], live_from: date) -> None:
+        """Brings each group's kept totals up to `live_from`: the first time, by summing all of
+        its records before that day; after, by adding the days that have ended since."""
+        kept = select(group_sizes.c.group_pk, group_sizes.c.through_day).where(
+            group_sizes.c.group_pk.in_([g.pk for g in found])
+        )
+        async with self._db.snapshot() as conn:
+            through = {pk: _as_date(d) for pk, d in await conn.execute(kept)}
+        for group in found:
+            day = through.get(group.pk)
+            if day is not None and day >= live_from:
+                continue
+            before = changes.c.occurred_at < _midnight(live_from)
+            if day is not None:
+                before = before & (changes.c.occurred_at >= _midnight(day))
+            async with self._db.snapshot() as conn:
+                added = (
+                    await _net_changes(
+                        conn,
+                        changes.c.subscription_group_id,
+                        _of(group.workspace_id, [group.id]),
+                        before,
+                    )
+                ).get(group.id, Sizes())
+            async with self._db.transaction() as conn:
+                # Another request may be doing the same: whichever writes first wins, and the
+                # other's write matches no row (or conflicts), so nothing is added twice.
+                if day is None:
+                    await conn.execute(
+                        self._db.insert(group_sizes).on_conflict_do_nothing(),
+                        {
+                            "group_pk": group.pk,
+                            "through_day": live_from,
+                            "subscribed": added.subscribed,
+                            "unsubscribed": added.unsubscribed,
+                        },
+                    )
+                else:
+                    await conn.execute(
+                        group_sizes.update()
+                        .where(group_sizes.c.group_pk == group.pk)
+                        .where(group_sizes.c.through_day == day)
+                        .values(
+                            through_day=live_from,
+                            subscribed=group_sizes.c.subscribed + added.subscribed,
+                            unsubscribed=group_sizes.c.unsubscribed + added.unsubscribed,
+                        )
+                    )
+
+    async def _settle_days(self, group: Group, first_day: date, live_from: date) -> None:
         """Counts and keeps the days in [first_day, live_from) not counted yet."""
         known = select(day_changes.c.day).where(
             day_changes.c.group_pk == group.pk,
@@ -132,28 +220,11 @@ class SqlReportStore:
         self, conn: AsyncConnection, group: Group, start: date, end: date | None
     ) -> dict[date, Sizes]:
         """The net change of the group's sizes on each UTC day in [start, end), from its records."""
-        day = self._db.utc_day(changes.c.occurred_at).label("day")
-        query = (
-            select(
-                day,
-                _is(changes.c.new_state, State.SUBSCRIBED),
-                _is(changes.c.old_state, State.SUBSCRIBED),
-                _is(changes.c.new_state, State.UNSUBSCRIBED),
-                _is(changes.c.old_state, State.UNSUBSCRIBED),
-            )
-            .where(
-                changes.c.workspace_id == group.workspace_id,
-                changes.c.subscription_group_id == group.id,
-                changes.c.occurred_at >= _midnight(start),
-            )
-            .group_by(day)
-        )
+        where = [_of(group.workspace_id, [group.id]), changes.c.occurred_at >= _midnight(start)]
         if end is not None:
-            query = query.where(changes.c.occurred_at < _midnight(end))
-        return {
-            _as_date(d): Sizes(sub_in - sub_out, unsub_in - unsub_out)
-            for d, sub_in, sub_out, unsub_in, unsub_out in await conn.execute(query)
-        }
+            where.append(changes.c.occurred_at < _midnight(end))
+        day = self._db.utc_day(changes.c.occurred_at).label("day")
+        return {_as_date(d): moved for d, moved in (await _net_changes(conn, day, *where)).items()}
 
     async def group_changes(self, group: Group, *, limit: int) -> list[StateChange]:
         query = (

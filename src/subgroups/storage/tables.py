@@ -114,8 +114,12 @@ subscription_states = Table(
     Column("group_pk", ForeignKey("subscription_groups.pk"), primary_key=True),
     Column("subscribed", Boolean, nullable=False),
     Column("updated_at", Timestamp(), nullable=False),
-    # The dashboard counts each group's subscribed and unsubscribed profiles from this index alone.
-    Index(None, "group_pk", "subscribed"),
+    # Only the primary key indexes this table, and it holds no column a flip changes: so on
+    # PostgreSQL a flip is a heap-only (HOT) update, which rewrites the row on its own page and
+    # touches no index, when the page has room; the fill factor leaves that room on each page.
+    # Group sizes are therefore summed from the change records, not counted here (see
+    # group_sizes and storage/reports.py).
+    postgresql_with={"fillfactor": 80},
 )
 
 # The consent record: append-only, and written by the same statement that found or created its
@@ -158,6 +162,18 @@ group_day_changes = Table(
     Column("day", Date, primary_key=True),
     Column("subscribed", Integer, nullable=False),
     Column("unsubscribed", Integer, nullable=False),
+)
+
+# Each group's sizes summed from its change records before `through_day` (a UTC day that is over,
+# so no record joins it later). The sizes now are these plus the records since, summed when read:
+# the write path keeps no counter (one hot row per group would serialise every write to it).
+group_sizes = Table(
+    "group_sizes",
+    metadata,
+    Column("group_pk", ForeignKey("subscription_groups.pk"), primary_key=True),
+    Column("through_day", Date, nullable=False),
+    Column("subscribed", BigInteger, nullable=False),
+    Column("unsubscribed", BigInteger, nullable=False),
 )
 
 # Dashboard users. Passwords are stored as argon2id hashes only.
