@@ -1,10 +1,11 @@
 """Scale: the set endpoint on a large PostgreSQL database against the same on an empty one.
 
-    python -m bench.scale              10,000,000 profiles, 3 states each (30,000,000)
+    python -m bench.scale              10,000,000 profiles, 3 states each (30,000,000), a record each
     BENCH_SCALE_PROFILES=1000000 python -m bench.scale
 
 Both databases are measured in the same run, with the same requests: first a fresh database
-holding only the profiles the requests name, then the large one, bulk-loaded with COPY. The
+holding only the profiles the requests name, then the large one, bulk-loaded with COPY: profiles,
+states and one change record per state (a database in service holds at least that many). The
 requests walk a pool spread over the whole profile table (entry n is profile n * stride mod
 size), so they touch index and heap pages all over it rather than a few neighbouring ones. Each
 database gets the same warm-up over that pool before it is measured.
@@ -46,6 +47,13 @@ _SECONDARY = [
     ("profiles", "uq_profiles_workspace_id_external_id", "UNIQUE (workspace_id, external_id)"),
     ("profiles", "ix_profiles_workspace_id_email", "(workspace_id, email)"),
     ("profiles", "ix_profiles_workspace_id_phone", "(workspace_id, phone)"),
+    ("state_changes", "ix_state_changes_workspace_id_id", "(workspace_id, id)"),
+    (
+        "state_changes",
+        "ix_state_changes_workspace_id_subscription_group_id_occurred_at",
+        "(workspace_id, subscription_group_id, occurred_at)",
+    ),
+    ("state_changes", "ix_state_changes_profile_id_id", "(profile_id, id)"),
 ]
 
 
@@ -64,8 +72,47 @@ def _states(
             yield (n + 1, pk, (n + i) % 2 == 0, at)
 
 
-async def bulk_load(url: str, workspace_id: int, group_pks: list[int], size: int) -> float:
-    """Loads `size` profiles with a state in each group; returns the seconds it took."""
+def _changes(
+    workspace_id: int, group_ids: list[str], start: int, stop: int, at: datetime
+) -> Iterator[tuple[object, ...]]:
+    """The record of each state, as an import would have written it: a database in service holds
+    at least one record per state, and every set adds to the indexes over them."""
+    for n in range(start, stop):
+        for i, group_id in enumerate(group_ids):
+            new_state = "subscribed" if (n + i) % 2 == 0 else "unsubscribed"
+            yield (
+                n * len(group_ids) + i + 1,
+                workspace_id,
+                n + 1,
+                f"s{n}",
+                f"s{n}@bench.example",
+                group_id,
+                "email",
+                new_state,
+                at,
+                "CSV Import",
+            )
+
+
+_CHANGE_COLUMNS = [
+    "id",
+    "workspace_id",
+    "profile_id",
+    "external_id",
+    "email",
+    "subscription_group_id",
+    "channel",
+    "new_state",
+    "occurred_at",
+    "source",
+]
+
+
+async def bulk_load(url: str, workspace_id: int, groups: list[tuple[int, str]], size: int) -> float:
+    """Loads `size` profiles with a state in each group (pk, id), and each state's change record;
+    returns the seconds it took."""
+    group_pks = [pk for pk, _ in groups]
+    group_ids = [group_id for _, group_id in groups]
     started = time.monotonic()
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     at = datetime.now(UTC)
@@ -91,8 +138,14 @@ async def bulk_load(url: str, workspace_id: int, group_pks: list[int], size: int
                 records=_states(group_pks, start, stop, at),
                 columns=["profile_id", "group_pk", "subscribed", "updated_at"],
             )
+            await conn.copy_records_to_table(
+                "state_changes",
+                records=_changes(workspace_id, group_ids, start, stop, at),
+                columns=_CHANGE_COLUMNS,
+            )
             print(f"  loaded {stop:,} profiles ({time.monotonic() - started:,.0f} s)", flush=True)
         await conn.execute(f"SELECT setval('profiles_id_seq', {size})")
+        await conn.execute(f"SELECT setval('state_changes_id_seq', {size * len(groups)})")
         await conn.execute(
             "ALTER TABLE subscription_states ADD CONSTRAINT pk_subscription_states"
             " PRIMARY KEY (profile_id, group_pk)"
@@ -105,6 +158,7 @@ async def bulk_load(url: str, workspace_id: int, group_pks: list[int], size: int
         print(f"  indexes built ({time.monotonic() - started:,.0f} s)", flush=True)
         await conn.execute("VACUUM (ANALYZE) profiles")
         await conn.execute("VACUUM (ANALYZE) subscription_states")
+        await conn.execute("VACUUM (ANALYZE) state_changes")
         # Write the load out now, so that its flushing does not run during the measurement.
         await conn.execute("CHECKPOINT")
     finally:
@@ -185,9 +239,10 @@ def main() -> None:
     drop_postgres(POSTGRES_ADMIN_URL, DATABASES["empty"])
     # The large one.
     large = Fixture(recreate_postgres(POSTGRES_ADMIN_URL, DATABASES["large"]))
-    pks = [large.group_pk(large.new_group(f"bulk {i}")) for i in range(GROUPS)]
-    print(f"bulk-loading {size:,} profiles and {size * GROUPS:,} states", flush=True)
-    seconds = asyncio.run(bulk_load(large.database_url, large.tenant.workspace_id, pks, size))
+    ids = [large.new_group(f"bulk {i}") for i in range(GROUPS)]
+    print(f"bulk-loading {size:,} profiles, {size * GROUPS:,} states and their records", flush=True)
+    groups = [(large.group_pk(group_id), group_id) for group_id in ids]
+    seconds = asyncio.run(bulk_load(large.database_url, large.tenant.workspace_id, groups, size))
     large_rows, large_pages = measure("large", large, mixes, duration, logs)
     rows += large_rows
     drop_postgres(POSTGRES_ADMIN_URL, DATABASES["large"])

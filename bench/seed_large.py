@@ -7,7 +7,8 @@ The schema is migrated and the workspace, its API key and its groups are made th
 as an operator would; profiles and states are then loaded in bulk, not through the API: COPY on
 PostgreSQL, one executemany transaction on SQLite. Every profile has an external id, an email (each
 email is shared by two profiles) and a phone, and a state in every group, so that 1,000,000
-profiles and 3 groups give 3,000,000 states.
+profiles and 3 groups give 3,000,000 states; and every state has its change record, as if it had
+been imported from a CSV file, so the consent trail and the group sizes read from it hold too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from subgroups.config import Settings
 from subgroups.container import build_services
-from subgroups.domain.models import Group
+from subgroups.domain.models import Group, Source
 from subgroups.storage.migrate import upgrade
 
 CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -86,8 +87,32 @@ def _state_rows(start: int, count: int, groups: list[Group]) -> Iterator[tuple[A
             yield (n, group.pk, subscribed(n, index), CREATED_AT)
 
 
+def _change_rows(
+    workspace_id: int, start: int, count: int, groups: list[Group]
+) -> Iterator[tuple[Any, ...]]:
+    """The record of each state: how it came to be, as an import from a CSV file."""
+    for n in range(start, start + count):
+        for index, group in enumerate(groups):
+            new = "subscribed" if subscribed(n, index) else "unsubscribed"
+            contact = (email(n), None) if group.channel == "email" else (None, phone(n))
+            yield (workspace_id, n, external_id(n), *contact, group.id, group.channel, new)
+
+
 PROFILE_COLUMNS = ("id", "workspace_id", "external_id", "email", "phone", "created_at")
 STATE_COLUMNS = ("profile_id", "group_pk", "subscribed", "updated_at")
+CHANGE_COLUMNS = (
+    "workspace_id",
+    "profile_id",
+    "external_id",
+    "email",
+    "phone",
+    "subscription_group_id",
+    "channel",
+    "new_state",
+    "occurred_at",
+    "source",
+)
+IMPORTED = Source.CSV_IMPORT.value
 
 
 async def _load_postgresql(url: str, seeded: Seeded, count: int) -> None:
@@ -105,12 +130,21 @@ async def _load_postgresql(url: str, seeded: Seeded, count: int) -> None:
                 records=_state_rows(start, count, seeded.groups),
                 columns=STATE_COLUMNS,
             )
+            await conn.copy_records_to_table(
+                "state_changes",
+                records=(
+                    (*row, CREATED_AT, IMPORTED)
+                    for row in _change_rows(seeded.workspace_id, start, count, seeded.groups)
+                ),
+                columns=CHANGE_COLUMNS,
+            )
             # Ids were given explicitly: move the sequence past them.
             await conn.execute(
                 "SELECT setval(pg_get_serial_sequence('profiles', 'id'), max(id)) FROM profiles"
             )
         await conn.execute("ANALYZE profiles")
         await conn.execute("ANALYZE subscription_states")
+        await conn.execute("ANALYZE state_changes")
     finally:
         await conn.close()
 
@@ -133,6 +167,14 @@ def _load_sqlite(url: str, seeded: Seeded, count: int) -> None:
         conn.executemany(
             f"INSERT INTO subscription_states ({', '.join(STATE_COLUMNS)}) VALUES (?, ?, ?, ?)",
             ((*row[:3], SQLITE_CREATED_AT) for row in _state_rows(start, count, seeded.groups)),
+        )
+        conn.executemany(
+            f"INSERT INTO state_changes ({', '.join(CHANGE_COLUMNS)})"
+            f" VALUES ({', '.join('?' * len(CHANGE_COLUMNS))})",
+            (
+                (*row, SQLITE_CREATED_AT, IMPORTED)
+                for row in _change_rows(seeded.workspace_id, start, count, seeded.groups)
+            ),
         )
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
