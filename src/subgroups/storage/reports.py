@@ -160,30 +160,35 @@ class SqlReportStore:
                         before,
                     )
                 ).get(group.id, Sizes())
-            async with self._db.transaction() as conn:
-                # Another request may be doing the same: whichever writes first wins, and the
-                # other's write matches no row (or conflicts), so nothing is added twice.
-                if day is None:
-                    await conn.execute(
-                        self._db.insert(group_sizes).on_conflict_do_nothing(),
-                        {
-                            "group_pk": group.pk,
-                            "through_day": live_from,
-                            "subscribed": added.subscribed,
-                            "unsubscribed": added.unsubscribed,
-                        },
-                    )
-                else:
-                    await conn.execute(
-                        group_sizes.update()
-                        .where(group_sizes.c.group_pk == group.pk)
-                        .where(group_sizes.c.through_day == day)
-                        .values(
-                            through_day=live_from,
-                            subscribed=group_sizes.c.subscribed + added.subscribed,
-                            unsubscribed=group_sizes.c.unsubscribed + added.unsubscribed,
-                        )
-                    )
+            await self._keep_totals(group.pk, day, live_from, added)
+
+    async def _keep_totals(
+        self, group_pk: int, day: date | None, live_from: date, added: Sizes
+    ) -> None:
+        """Adds `added` to the totals kept through `day` (None: none yet), now kept through
+        `live_from`. Another request may be doing the same: whichever writes first wins, and the
+        other's write then matches no row (or conflicts), so nothing is added twice."""
+        async with self._db.transaction() as conn:
+            if day is None:
+                await conn.execute(
+                    self._db.insert(group_sizes).on_conflict_do_nothing(),
+                    {
+                        "group_pk": group_pk,
+                        "through_day": live_from,
+                        "subscribed": added.subscribed,
+                        "unsubscribed": added.unsubscribed,
+                    },
+                )
+                return
+            await conn.execute(
+                group_sizes.update()
+                .where(group_sizes.c.group_pk == group_pk, group_sizes.c.through_day == day)
+                .values(
+                    through_day=live_from,
+                    subscribed=group_sizes.c.subscribed + added.subscribed,
+                    unsubscribed=group_sizes.c.unsubscribed + added.unsubscribed,
+                )
+            )
 
     async def _settle_days(self, group: Group, first_day: date, live_from: date) -> None:
         """Counts and keeps the days in [first_day, live_from) not counted yet."""
