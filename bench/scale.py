@@ -44,9 +44,14 @@ SCENARIOS = {
 
 # Indexes rebuilt after the load, which is much faster than maintaining them row by row.
 _SECONDARY = [
-    ("profiles", "uq_profiles_workspace_id_external_id", "UNIQUE (workspace_id, external_id)"),
-    ("profiles", "ix_profiles_workspace_id_email", "(workspace_id, email)"),
-    ("profiles", "ix_profiles_workspace_id_phone", "(workspace_id, phone)"),
+    # As storage/tables.py declares them (migration 0005).
+    (
+        "profiles",
+        "uq_profiles_workspace_id_external_id",
+        "UNIQUE (workspace_id, external_id) INCLUDE (id)",
+    ),
+    ("profiles", "ix_profiles_workspace_id_email", "(workspace_id, email) INCLUDE (id)"),
+    ("profiles", "ix_profiles_workspace_id_phone", "(workspace_id, phone) INCLUDE (id)"),
     ("state_changes", "ix_state_changes_workspace_id_id", "(workspace_id, id)"),
     (
         "state_changes",

@@ -72,9 +72,11 @@ def test_upgrade_from_an_empty_database_builds_the_declared_schema(
 
 
 def test_the_schema_check_sees_drift(empty_database_url: str) -> None:
-    """The comparison is not vacuous: a database one revision short differs from tables.py."""
-    upgrade(empty_database_url)
-    downgrade(empty_database_url, "-1")
+    """The comparison is not vacuous: a database at the first revision differs from tables.py.
+
+    (Not every revision is visible to it: autogenerate does not compare an index's INCLUDE
+    columns, so 0005 is checked by tests/storage/test_read_plans.py instead.)"""
+    upgrade(empty_database_url, revisions()[0])
 
     assert drift(empty_database_url) != []
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import sqlite3
 
 import orjson
+import pytest
 
 from subgroups.container import Services
 from subgroups.domain.models import Actor, Source
-from subgroups.domain.reads import Identifiers
+from subgroups.domain.reads import IdentifierKind, Identifiers
 from subgroups.domain.subscriptions import GroupRequest
 from subgroups.storage import status_lookup
 from tests.factories import make_group, make_workspace
@@ -84,3 +85,37 @@ async def _subscribe(services: Services, workspace_id: int, group_id: str, ids: 
         await services.subscriptions.set_state(
             workspace_id=workspace_id, request=request, actor=API
         )
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+@pytest.mark.parametrize("kind", status_lookup.KINDS)
+async def test_the_profile_lookup_reads_ids_from_the_index_alone(
+    services: Services, kind: IdentifierKind
+) -> None:
+    """status/get needs only a profile's id: on a table whose pages are all visible (vacuumed), it
+    is read from the lookup index, without one visit to the table per id. (SQLite's indexes hold
+    the rowid, which is the id, by construction.)"""
+    workspace = await make_workspace(services)
+    group = await make_group(services, workspace.id)
+    ids = [f"member-{n}" for n in range(MEMBERS)]
+    await _subscribe(services, workspace.id, group.id, ids)
+    values = {"external_id": ids[:3], "email": ["a@example.com"], "phone": ["+14155552671"]}
+    async with services.db.raw_postgres() as pg:
+        await pg.execute("VACUUM (ANALYZE) profiles")  # sets the visibility map, as autovacuum does
+        explained = await pg.fetch(
+            "EXPLAIN (ANALYZE, COSTS OFF) " + status_lookup.POSTGRES[kind],
+            workspace.id,
+            group.pk,
+            values[kind],
+        )
+    plan = "\n".join(row[0] for row in explained)
+
+    assert f"Index Only Scan using {_LOOKUP_INDEX[kind]} on profiles" in plan, plan
+    assert "Heap Fetches: 0" in plan, plan
+
+
+_LOOKUP_INDEX: dict[IdentifierKind, str] = {
+    "external_id": "uq_profiles_workspace_id_external_id",
+    "email": "ix_profiles_workspace_id_email",
+    "phone": "ix_profiles_workspace_id_phone",
+}
