@@ -29,6 +29,7 @@ from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, drop_postgres, recreate_
 from bench.load import Mix, ensure_wrk, run_wrk
 from bench.machine import describe, shared_buffers
 from bench.results import Row
+from bench.seed_large import CHANGE_COLUMNS, IMPORTED
 from bench.servers import free_port, running, service_command
 
 GROUPS = 3
@@ -91,26 +92,13 @@ def _changes(
                 n + 1,
                 f"s{n}",
                 f"s{n}@bench.example",
+                None,  # phone
                 group_id,
                 "email",
                 new_state,
                 at,
-                "CSV Import",
+                IMPORTED,
             )
-
-
-_CHANGE_COLUMNS = [
-    "id",
-    "workspace_id",
-    "profile_id",
-    "external_id",
-    "email",
-    "subscription_group_id",
-    "channel",
-    "new_state",
-    "occurred_at",
-    "source",
-]
 
 
 async def bulk_load(url: str, workspace_id: int, groups: list[tuple[int, str]], size: int) -> float:
@@ -146,7 +134,7 @@ async def bulk_load(url: str, workspace_id: int, groups: list[tuple[int, str]], 
             await conn.copy_records_to_table(
                 "state_changes",
                 records=_changes(workspace_id, group_ids, start, stop, at),
-                columns=_CHANGE_COLUMNS,
+                columns=["id", *CHANGE_COLUMNS],
             )
             print(f"  loaded {stop:,} profiles ({time.monotonic() - started:,.0f} s)", flush=True)
         await conn.execute(f"SELECT setval('profiles_id_seq', {size})")
