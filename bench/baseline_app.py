@@ -48,7 +48,6 @@ def main() -> None:
     args = parser.parse_args()
     options = uvicorn_options(Settings())
     if args.http:
-        options = {k: v for k, v in options.items() if not k.startswith("h11_")}
         options["http"] = args.http
     uvicorn.run(
         "bench.baseline_app:app",

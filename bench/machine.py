@@ -66,8 +66,8 @@ def describe(postgres_url: str) -> list[tuple[str, str]]:
         ("PostgreSQL", postgres_version(postgres_url)),
         (
             "Server",
-            f"uvicorn {version('uvicorn')} with uvloop {version('uvloop')} and h11"
-            f" {version('h11')} (httptools {version('httptools')} for comparison),"
+            f"uvicorn {version('uvicorn')} with uvloop {version('uvloop')} and httptools"
+            f" {version('httptools')} (h11 {version('h11')} for comparison),"
             f" starlette {version('starlette')}",
         ),
         ("Load generator", wrk_version()),

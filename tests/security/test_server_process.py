@@ -126,8 +126,39 @@ def test_an_oversized_request_head_is_refused_and_the_server_carries_on(
 ) -> None:
     raw = _raw_exchange(server, request_head)
 
-    assert _status(raw) in (400, 431)
+    assert _status(raw) == 431
+    assert raw.endswith(b'{"message":"Request Header Fields Too Large"}')
+    assert _headers(raw)["x-content-type-options"] == "nosniff"
     assert _still_serving(server)
+
+
+def test_a_request_head_that_never_ends_is_refused_while_it_arrives(server: Server) -> None:
+    """The server does not wait for the end of a head to count it: memory stays bounded."""
+    with server.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        sent = 0
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < 50_000_000:  # far more than any limit: refused long before
+                sock.sendall(b"b" * 16_384)
+                sent += 16_384
+        raw = read_response(sock)
+
+    assert _status(raw) == 431
+    assert sent < 50_000_000
+    assert _still_serving(server)
+
+
+def test_requests_pipelined_on_one_connection_are_all_answered(server: Server) -> None:
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with server.connect() as sock:
+        sock.sendall(request * 3)
+        answers = b""
+        while answers.count(b'{"message":"ok"}') < 3:
+            chunk = sock.recv(65536)
+            assert chunk, answers
+            answers += chunk
+
+    assert answers.count(b"HTTP/1.1 200 OK") == 3
 
 
 def test_a_request_head_within_the_limit_is_served(server: Server) -> None:

@@ -5,7 +5,8 @@ One pure-ASGI middleware, outermost, so that it sees every response (errors and 
 - the client's address, resolved once through trusted proxies (see `client.py`);
 - the security headers (see `security_headers.py`) and, once a key passed authentication, the
   X-RateLimit-* headers (see `ratelimit.py`);
-- a 431 for a request head (request line and headers) over MAX_REQUEST_HEAD_BYTES;
+- a 431 for a request head (request line and headers) over MAX_REQUEST_HEAD_BYTES: the server's
+  protocol (`http_protocol.py`) bounds a head while it arrives, this applies the exact limit;
 - a clean 500 when code fails, with the details in the log only;
 - one access-log line per request (see `logs.py`).
 """
@@ -20,6 +21,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from subgroups.api.client import forwarded_client
+from subgroups.api.http_protocol import HEAD_TOO_LARGE, MAX_REQUEST_HEAD_BYTES, head_size
 from subgroups.api.ratelimit import quota_headers
 from subgroups.api.responses import json_response
 from subgroups.api.security_headers import RawHeaders, SecurityHeaders
@@ -29,10 +31,6 @@ log = logging.getLogger("subgroups.api")
 access_log = logging.getLogger("subgroups.access")
 
 MAX_LOGGED_PATH = 200
-# The request line and headers together. The server's HTTP parser (h11, see `subgroups serve`) is
-# given the same bound, but applies it only to a head that arrives in pieces; this makes it exact.
-# 64 KiB holds a GET naming 50 long external ids with room to spare.
-MAX_REQUEST_HEAD_BYTES = 64 * 1024
 
 # Request ids only need to be unique, not secret: a generator seeded once from the OS is enough,
 # and unlike uuid4 it makes no system call per request (one that also hands the GIL to other threads).
@@ -76,7 +74,7 @@ class RequestContext:
 
         try:
             if _head_size(scope) > MAX_REQUEST_HEAD_BYTES:
-                too_large = json_response({"message": "Request Header Fields Too Large"}, 431)
+                too_large = json_response({"message": HEAD_TOO_LARGE}, 431)
                 await too_large(scope, receive, send_with_context)
             else:
                 await self.app(scope, receive, send_with_context)
@@ -121,10 +119,8 @@ class RequestContext:
 
 
 def _head_size(scope: Scope) -> int:
-    size = len(scope.get("raw_path") or b"") + len(scope["query_string"])
-    for name, value in scope["headers"]:
-        size += len(name) + len(value) + 4
-    return size
+    target = len(scope.get("raw_path") or b"") + len(scope["query_string"])
+    return head_size(target, scope["headers"])
 
 
 def _log_request(scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:

@@ -13,7 +13,6 @@ import click
 import uvicorn
 
 from subgroups.api.logs import logging_config
-from subgroups.api.middleware import MAX_REQUEST_HEAD_BYTES
 from subgroups.cli.runner import NOT_MIGRATED, fail, run, settings_for
 from subgroups.config import Settings
 from subgroups.container import Services
@@ -27,6 +26,7 @@ DEMO_ADMIN = "demo@example.com"
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+HTTP_PROTOCOL = "subgroups.api.http_protocol:BoundedHttpToolsProtocol"
 
 
 def _options(command: F) -> F:
@@ -72,9 +72,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "server_header": False,
         # The client address is the socket's unless the operator trusts a proxy (SUBGROUPS_TRUSTED_PROXIES).
         "proxy_headers": False,
-        # h11 bounds the memory a request head can take (httptools accepts headers of any size).
-        "http": "h11",
-        "h11_max_incomplete_event_size": MAX_REQUEST_HEAD_BYTES,
+        # httptools, with a bound on the request head that httptools alone does not have.
+        "http": HTTP_PROTOCOL,
         # One JSON line per request comes from the app itself (api/middleware.py), with its context.
         "access_log": False,
         "log_config": logging_config(settings.log_level),
