@@ -148,6 +148,25 @@ def test_a_request_head_that_never_ends_is_refused_while_it_arrives(server: Serv
     assert _still_serving(server)
 
 
+def test_a_large_body_does_not_count_against_the_next_request_head(server: Server) -> None:
+    """Bodies refused before they are read, then read in big pieces, then the next request."""
+    body = b"{" + b" " * 1_000_000 + b"}"
+    head = (
+        b"POST /subscription/status/set HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    statuses = []
+    with server.connect() as sock:
+        for _ in range(10):
+            sock.sendall(head)
+            statuses.append(_status(read_response(sock)))
+            sock.sendall(body)  # read by the server in pieces as large as the socket gives
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            statuses.append(_status(read_response(sock)))
+
+    assert statuses == [401, 200] * 10
+
+
 def test_requests_pipelined_on_one_connection_are_all_answered(server: Server) -> None:
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     with server.connect() as sock:

@@ -6,9 +6,9 @@ megabytes of a single header and the process would hold them all. This protocol 
 of a head that is still arriving and, once they pass MAX_REQUEST_HEAD_BYTES, answers 431 and closes
 the connection instead of parsing on.
 
-While a head arrives, the count is of whole reads received with the head still incomplete (a head
-that begins inside a read that ended an earlier request counts from the next read), so what one
-connection can make the process hold is the limit plus one read. A complete head is measured
+While a head arrives, the count is of the reads that began and ended inside it (a head that begins
+inside a read that ended an earlier request counts from the next read), so what one connection can
+make the process hold is the limit plus one read. A complete head is measured
 exactly, before httptools parses its target (which it would refuse with a 400 past 64 KiB).
 The middleware (`middleware.py`) applies the same measure, for the app served by another server.
 """
@@ -63,9 +63,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():
             return
-        heads_before = self._heads_done
+        in_head, heads_before = self._in_head, self._heads_done
         super().data_received(data)
-        if not self._in_head or self._heads_done != heads_before:
+        # Counted only when the whole read was head: it began and ended inside the same head.
+        if not (in_head and self._in_head and self._heads_done == heads_before):
             return
         self._head_bytes += len(data)
         if self._head_bytes > MAX_REQUEST_HEAD_BYTES:
