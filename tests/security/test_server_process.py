@@ -256,6 +256,17 @@ def test_values_from_the_client_never_become_response_headers(
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
 
 
+def test_access_lines_reach_the_log_while_the_server_runs(server: Server) -> None:
+    """Lines are written in batches, but soon: an operator tailing the log sees each request."""
+    rid = httpx.get(f"{server.url}/healthz").headers["x-request-id"]
+
+    deadline = time.monotonic() + 10  # a bound on waiting, not a timing claim
+    while rid not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert rid in server.log.read_text()
+
+
 def test_the_server_waits_for_no_one(server: Server) -> None:
     """An idle connection that never sends a request does not block others."""
     with server.connect() as idle:

@@ -1,18 +1,17 @@
-"""The rate-limit service over the real in-memory store of `limits`."""
+"""The rate-limit service over the in-process counter store."""
 
 from __future__ import annotations
-
-from limits.aio.storage import MemoryStorage
 
 from subgroups.domain.models import Permission
 from subgroups.services.metrics import Metrics
 from subgroups.services.ratelimits import Pool, RateLimitService
+from subgroups.storage.counters import LocalCounters
 
 
 def service(metrics: Metrics | None = None) -> RateLimitService:
     return RateLimitService(
         rates={Pool.SET: "2/minute", Pool.GET: "3/hour"},
-        local=MemoryStorage(),
+        local=LocalCounters(),
         shared=None,
         metrics=metrics or Metrics(),
     )

@@ -16,6 +16,8 @@ from typing import Any, Final
 
 import orjson
 
+from subgroups.api.log_writer import BatchedStderrHandler
+
 # The request fields a record may carry (as `extra=`), in the order they are written.
 FIELDS: Final = (
     "request_id",
@@ -66,17 +68,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def logging_config(level: str) -> dict[str, Any]:
-    """A `logging.config.dictConfig` document: everything to stderr as JSON lines."""
+    """A `logging.config.dictConfig` document: everything to stderr as JSON lines, in batches."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "json",
-                "stream": "ext://sys.stderr",
-            }
+            "stderr": {"()": BatchedStderrHandler, "formatter": "json"},
         },
         "loggers": {
             "subgroups": {"handlers": ["stderr"], "level": level, "propagate": False},
