@@ -3,7 +3,9 @@
     python -m bench.scale              10,000,000 profiles, 3 states each (30,000,000), a record each
     BENCH_SCALE_PROFILES=1000000 python -m bench.scale
 
-Both databases are measured in the same run, with the same requests: first a fresh database
+Both databases are measured in the same run, with the same requests, at 1 connection (a
+request's own latency, nothing queued before it) and at 16 (the server saturated, where latency
+is mostly waiting): first a fresh database
 holding only the profiles the requests name, then the large one, bulk-loaded with COPY: profiles,
 states and one change record per state (a database in service holds at least that many). The
 requests walk a pool spread over the whole profile table (entry n is profile n * stride mod
@@ -37,6 +39,7 @@ CHUNK = 200_000
 STRIDE = 7_919  # a prime: n * STRIDE mod size visits the table evenly
 DATABASES = {"empty": "subgroups_scale_empty", "large": "subgroups_scale"}
 WARMUP = os.environ.get("BENCH_WARMUP", "15s")
+CONNECTIONS = (1, 16)
 SCENARIOS = {
     "email": "set, 1 email",
     "ext50": "set, 50 external ids",
@@ -181,36 +184,85 @@ def measure(
                     connections=16,
                     duration=WARMUP,
                 )
-        group_id = ""
-        for mix in mixes:
-            # A read asks about the group the last set run wrote, so every id it names has a state.
-            if mix.mode != "get50":
-                group_id = fixture.new_group(f"{label} {mix.mode}")
-            before = page_counters(fixture.database_url)
-            result = run_wrk(
-                server.url,
-                key=fixture.tenant.key,
-                group_id=group_id,
-                mix=mix,
-                connections=16,
-                duration=duration,
-            )
-            pages[mix.mode] = (page_counters(fixture.database_url) - before).per(result.requests)
-            changes = None if mix.mode == "get50" else fixture.count_changes(group_id)
-            row = Row(
-                SCENARIOS[mix.mode],
-                f"PostgreSQL, {label}",
-                1,
-                16,
-                result.rps,
-                result.p50_ms,
-                result.p99_ms,
-                failures=result.errors + result.bad_status,
-                changes_per_s=None if changes is None else changes / result.seconds,
-            )
-            print(row.line(), pages[mix.mode].line(), flush=True)
-            rows.append(row)
+        for connections in CONNECTIONS:
+            group_id = ""
+            for mix in mixes:
+                # A read asks about the group the last set run wrote: every id it names has a state.
+                if mix.mode != "get50":
+                    group_id = fixture.new_group(f"{label} {mix.mode} c{connections}")
+                row, counted = _run(
+                    fixture, server.url, label, mix, group_id, connections, duration
+                )
+                print(row.line(), counted.line(), flush=True)
+                rows.append(row)
+                pages[f"{mix.mode} c{connections}"] = counted
     return rows, pages
+
+
+def _run(
+    fixture: Fixture,
+    url: str,
+    label: str,
+    mix: Mix,
+    group_id: str,
+    connections: int,
+    duration: str,
+) -> tuple[Row, PageCounters]:
+    before = page_counters(fixture.database_url)
+    result = run_wrk(
+        url,
+        key=fixture.tenant.key,
+        group_id=group_id,
+        mix=mix,
+        connections=connections,
+        duration=duration,
+    )
+    counted = (page_counters(fixture.database_url) - before).per(result.requests)
+    changes = None if mix.mode == "get50" else fixture.count_changes(group_id)
+    row = Row(
+        SCENARIOS[mix.mode],
+        f"PostgreSQL, {label}",
+        1,
+        connections,
+        result.rps,
+        result.p50_ms,
+        result.p99_ms,
+        failures=result.errors + result.bad_status,
+        changes_per_s=None if changes is None else changes / result.seconds,
+    )
+    return row, counted
+
+
+def _connections(count: int) -> str:
+    return f"{count} connection{'s' if count > 1 else ''}"
+
+
+def _verdicts(rows: list[Row], size: int) -> list[str]:
+    """Target 4, per scenario and concurrency: the large database's latency against the empty's."""
+    lines = []
+    for connections in CONNECTIONS:
+        for mix_name in SCENARIOS.values():
+            small, big = (
+                next(
+                    r
+                    for r in rows
+                    if (r.scenario, r.connections) == (mix_name, connections)
+                    and r.backend.endswith(which)
+                )
+                for which in ("empty", "large")
+            )
+            for what, a, b in (
+                ("p50", small.p50_ms, big.p50_ms),
+                ("p99", small.p99_ms, big.p99_ms),
+            ):
+                ratio = b / a if a else 0.0
+                verdict = "**met**" if ratio <= 1.5 else "**not met**"
+                lines.append(
+                    f"- 4. {mix_name}, {_connections(connections)}, {what} latency on {size:,}"
+                    f" profiles / {size * GROUPS:,} states: {b:.2f} ms against {a:.2f} ms empty"
+                    f" = {ratio:.2f}x (target <= 1.5x): {verdict}"
+                )
+    return lines
 
 
 def main() -> None:
@@ -245,21 +297,15 @@ def main() -> None:
         " (`bench/counters.py`):",
         "",
         *(
-            f"- {SCENARIOS[mode]}: empty {small_pages[mode].line()}; large {large_pages[mode].line()}"
+            f"- {SCENARIOS[mode]}, {_connections(connections)}:"
+            f" empty {small_pages[f'{mode} c{connections}'].line()};"
+            f" large {large_pages[f'{mode} c{connections}'].line()}"
+            for connections in CONNECTIONS
             for mode in SCENARIOS
         ),
         "",
+        *_verdicts(rows, size),
     ]
-    for mix_name in SCENARIOS.values():
-        small = next(r for r in rows if r.scenario == mix_name and r.backend.endswith("empty"))
-        big = next(r for r in rows if r.scenario == mix_name and r.backend.endswith("large"))
-        for what, a, b in (("p50", small.p50_ms, big.p50_ms), ("p99", small.p99_ms, big.p99_ms)):
-            ratio = b / a if a else 0.0
-            verdict = "**met**" if ratio <= 1.5 else "**not met**"
-            extra.append(
-                f"- 4. {mix_name}, {what} latency on {size:,} profiles / {size * GROUPS:,} states:"
-                f" {b:.2f} ms against {a:.2f} ms empty = {ratio:.2f}x (target <= 1.5x): {verdict}"
-            )
     report.write(
         report.Report(
             # One section per server setting, so that a run on a tuned server keeps the default's.
