@@ -8,9 +8,9 @@ the connection instead of parsing on.
 
 While a head arrives, the count is of the reads that began and ended inside it (a head that begins
 inside a read that ended an earlier request counts from the next read), so what one connection can
-make the process hold is the limit plus one read. A complete head is measured
-exactly, before httptools parses its target (which it would refuse with a 400 past 64 KiB).
-The middleware (`middleware.py`) applies the same measure, for the app served by another server.
+make the process hold is the limit plus one read. A complete head is measured exactly, before
+httptools parses its target (which it would refuse with a 400 past 64 KiB). The middleware
+(`middleware.py`) applies the same measure, for the app served by another server.
 """
 
 from __future__ import annotations

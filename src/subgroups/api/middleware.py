@@ -5,8 +5,9 @@ One pure-ASGI middleware, outermost, so that it sees every response (errors and 
 - the client's address, resolved once through trusted proxies (see `client.py`);
 - the security headers (see `security_headers.py`) and, once a key passed authentication, the
   X-RateLimit-* headers (see `ratelimit.py`);
-- a 431 for a request head (request line and headers) over MAX_REQUEST_HEAD_BYTES: the server's
-  protocol (`http_protocol.py`) bounds a head while it arrives, this applies the exact limit;
+- a 431 for a request head (request line and headers) over MAX_REQUEST_HEAD_BYTES: `subgroups
+  serve` refuses one in its protocol already (`http_protocol.py`), this holds the limit under
+  any other ASGI server;
 - a clean 500 when code fails, with the details in the log only;
 - one access-log line per request (see `logs.py`).
 """
