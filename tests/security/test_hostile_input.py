@@ -272,31 +272,3 @@ async def test_arbitrary_bytes_get_a_clean_answer(
     )
 
     await _assert_clean(response, services, before)
-
-
-async def test_a_request_head_over_the_limit_gets_a_431(
-    client: httpx.AsyncClient, services: Services, tenant: Tenant
-) -> None:
-    before = await fingerprint(services)
-
-    big_header = await client.post(
-        PATH, json=body(tenant), headers={**tenant.auth, "X-Padding": "p" * 70_000}
-    )
-    big_query = await client.post(
-        PATH,
-        json=body(tenant),
-        params={"padding": "q" * 60_000},
-        headers={**tenant.auth, "X-Padding": "p" * 10_000},
-    )
-    within = await client.post(
-        PATH, json=body(tenant), params={"padding": "q" * 30_000}, headers=tenant.auth
-    )
-
-    assert (big_header.status_code, big_header.json()) == (
-        431,
-        {"message": "Request Header Fields Too Large"},
-    )
-    assert big_query.status_code == 431
-    assert big_header.headers["x-content-type-options"] == "nosniff"
-    assert within.status_code == 201
-    assert (await fingerprint(services))[2] == before[2] + 1

@@ -132,6 +132,52 @@ def test_an_oversized_request_head_is_refused_and_the_server_carries_on(
     assert _still_serving(server)
 
 
+def _set_with_padding(server: Server, tenant: Tenant, user: str, **padding: str) -> httpx.Response:
+    headers = {**tenant.auth, **({"X-Padding": padding["header"]} if "header" in padding else {})}
+    params = {"padding": padding["query"]} if "query" in padding else None
+    return httpx.post(
+        f"{server.url}/subscription/status/set",
+        params=params,
+        json={
+            "subscription_group_id": tenant.email_group.id,
+            "subscription_state": "subscribed",
+            "external_id": user,
+        },
+        headers=headers,
+        timeout=30,
+    )
+
+
+def _state(server: Server, tenant: Tenant, user: str) -> str:
+    response = httpx.get(
+        f"{server.url}/subscription/status/get",
+        params={"subscription_group_id": tenant.email_group.id, "external_id": user},
+        headers=tenant.auth,
+    )
+    state: str = response.json()["status"][user]
+    return state
+
+
+def test_a_set_whose_head_is_over_the_limit_gets_a_431_and_writes_nothing(
+    server: Server, tenant: Tenant
+) -> None:
+    big_header = _set_with_padding(server, tenant, "padded-1", header="p" * 70_000)
+    big_query = _set_with_padding(
+        server, tenant, "padded-2", query="q" * 60_000, header="p" * 10_000
+    )
+    within = _set_with_padding(server, tenant, "padded-3", query="q" * 30_000)
+
+    assert (big_header.status_code, big_header.json()) == (
+        431,
+        {"message": "Request Header Fields Too Large"},
+    )
+    assert big_query.status_code == 431
+    assert big_header.headers["x-content-type-options"] == "nosniff"
+    assert within.status_code == 201
+    states = [_state(server, tenant, user) for user in ("padded-1", "padded-2", "padded-3")]
+    assert states == ["Unknown", "Unknown", "Subscribed"]
+
+
 def test_a_request_head_that_never_ends_is_refused_while_it_arrives(server: Server) -> None:
     """The server does not wait for the end of a head to count it: memory stays bounded."""
     with server.connect() as sock:
@@ -148,8 +194,10 @@ def test_a_request_head_that_never_ends_is_refused_while_it_arrives(server: Serv
     assert _still_serving(server)
 
 
-def test_a_large_body_does_not_count_against_the_next_request_head(server: Server) -> None:
-    """Bodies refused before they are read, then read in big pieces, then the next request."""
+def test_the_next_request_is_served_after_a_body_refused_unread(server: Server) -> None:
+    """A body the server refused before reading it still arrives, in big reads, and the
+    connection then carries the next request (the counting of those reads is tested read by read
+    in tests/unit/test_http_protocol.py)."""
     body = b"{" + b" " * 1_000_000 + b"}"
     head = (
         b"POST /subscription/status/set HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\n"

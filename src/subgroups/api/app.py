@@ -70,5 +70,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
 
 
 def app_from_env() -> Starlette:
-    """Factory for `uvicorn --factory` and `subgroups serve`: settings from the environment."""
+    """The app of `subgroups serve`, settings from the environment. Serve it that way: the bound on
+    request heads is in that server's protocol (`http_protocol.py`), not in the app."""
     return create_app(Settings.from_env())

@@ -9,14 +9,13 @@ the connection instead of parsing on.
 While a head arrives, the count is of the reads that began and ended inside it (a head that begins
 inside a read that ended an earlier request counts from the next read), so what one connection can
 make the process hold is the limit plus one read. A complete head is measured exactly, before
-httptools parses its target (which it would refuse with a 400 past 64 KiB). The middleware
-(`middleware.py`) applies the same measure, for the app served by another server.
+httptools parses its target (which it would refuse with a 400 past 64 KiB). The bound lives here
+and nowhere else: the app leaves it to the server, so run it with `subgroups serve`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import Final
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -29,11 +28,6 @@ MAX_REQUEST_HEAD_BYTES: Final = 64 * 1024
 HEAD_TOO_LARGE: Final = "Request Header Fields Too Large"
 
 log = logging.getLogger("subgroups.api")
-
-
-def head_size(target: int, headers: Iterable[tuple[bytes, bytes]]) -> int:
-    """The size that counts against the limit: the request target and every header line."""
-    return target + sum(len(name) + len(value) + 4 for name, value in headers)
 
 
 def _refusal() -> bytes:
@@ -76,7 +70,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._head_bytes = 0
         self._heads_done += 1
-        if head_size(len(self.url), self.headers) > MAX_REQUEST_HEAD_BYTES:
+        # The request target and every header line, as received (name, ": ", value, CRLF).
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > MAX_REQUEST_HEAD_BYTES:
             self._refuse()
             return
         super().on_headers_complete()

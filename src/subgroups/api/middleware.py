@@ -5,9 +5,6 @@ One pure-ASGI middleware, outermost, so that it sees every response (errors and 
 - the client's address, resolved once through trusted proxies (see `client.py`);
 - the security headers (see `security_headers.py`) and, once a key passed authentication, the
   X-RateLimit-* headers (see `ratelimit.py`);
-- a 431 for a request head (request line and headers) over MAX_REQUEST_HEAD_BYTES: `subgroups
-  serve` refuses one in its protocol already (`http_protocol.py`), this holds the limit under
-  any other ASGI server;
 - a clean 500 when code fails, with the details in the log only;
 - one access-log line per request (see `logs.py`).
 """
@@ -22,7 +19,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from subgroups.api.client import forwarded_client
-from subgroups.api.http_protocol import HEAD_TOO_LARGE, MAX_REQUEST_HEAD_BYTES, head_size
 from subgroups.api.ratelimit import quota_headers
 from subgroups.api.responses import json_response
 from subgroups.api.security_headers import RawHeaders, SecurityHeaders
@@ -74,11 +70,7 @@ class RequestContext:
             await send(message)
 
         try:
-            if _head_size(scope) > MAX_REQUEST_HEAD_BYTES:
-                too_large = json_response({"message": HEAD_TOO_LARGE}, 431)
-                await too_large(scope, receive, send_with_context)
-            else:
-                await self.app(scope, receive, send_with_context)
+            await self.app(scope, receive, send_with_context)
         except Exception:
             key = state.get("api_key")
             log.exception(
@@ -117,11 +109,6 @@ class RequestContext:
             out.extend(quota_headers(quota))
         self.security.add_to(scope["path"], out)
         return out
-
-
-def _head_size(scope: Scope) -> int:
-    target = len(scope.get("raw_path") or b"") + len(scope["query_string"])
-    return head_size(target, scope["headers"])
 
 
 def _log_request(scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
