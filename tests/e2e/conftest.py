@@ -46,9 +46,10 @@ def child_environment() -> dict[str, str]:
 class ServerProcess:
     """One `python -m subgroups serve` process. Its output goes to a log file, shown on failure."""
 
-    def __init__(self, database_url: str, log: Path) -> None:
+    def __init__(self, database_url: str, log: Path, workers: int = 1) -> None:
         self.database_url = database_url
         self.log = log
+        self.workers = workers
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -60,7 +61,7 @@ class ServerProcess:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "subgroups", "serve", "--port", str(self.port),
-                 "--database-url", self.database_url],
+                 "--database-url", self.database_url, "--workers", str(self.workers)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=child_environment(),
@@ -142,8 +143,9 @@ class LaunchServer:
         self.directory = directory
         self.started: list[ServerProcess] = []
 
-    def __call__(self, database_url: str) -> ServerProcess:
-        process = ServerProcess(database_url, self.directory / f"server-{len(self.started)}.log")
+    def __call__(self, database_url: str, workers: int = 1) -> ServerProcess:
+        log = self.directory / f"server-{len(self.started)}.log"
+        process = ServerProcess(database_url, log, workers)
         self.started.append(process)
         process.start()
         return process

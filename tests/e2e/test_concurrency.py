@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter, defaultdict
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 
 from subgroups.container import Services
 from subgroups.domain.models import StateChange
-from tests.e2e.conftest import ServerProcess
+from tests.e2e.conftest import LaunchServer, ServerProcess
 from tests.factories import Tenant
 from tests.readback import all_profiles, states
 
@@ -47,6 +48,24 @@ def request_body(tenant: Tenant, client: int, n: int) -> dict[str, Any]:
 
 
 async def test_concurrent_clients_on_the_same_profiles(
+    server: ServerProcess, tenant: Tenant, e2e_services: Services
+) -> None:
+    await assert_concurrent_clients_leave_a_true_trail(server, tenant, e2e_services)
+
+
+async def test_concurrent_clients_across_worker_processes(
+    launch: LaunchServer, e2e_database: str, tenant: Tenant, e2e_services: Services
+) -> None:
+    # Several processes on one database, each with its own writer (on SQLite, its own group
+    # commit, ordered by the writer lock beside the file): nothing fails, nothing is lost.
+    server = launch(e2e_database, workers=3)
+    await assert_concurrent_clients_leave_a_true_trail(server, tenant, e2e_services)
+    if e2e_database.startswith("sqlite:///"):
+        lock = Path(e2e_database.removeprefix("sqlite:///") + "-writer.lock")
+        assert await asyncio.to_thread(lock.is_file)
+
+
+async def assert_concurrent_clients_leave_a_true_trail(
     server: ServerProcess, tenant: Tenant, e2e_services: Services
 ) -> None:
     statuses: Counter[int] = Counter()

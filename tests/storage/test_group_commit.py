@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 from pathlib import Path
 
@@ -107,3 +109,65 @@ async def test_a_failed_connection_is_an_answer_and_the_next_request_connects_ag
 
     assert _values(database) == [2]
     assert len(attempts) >= 2
+
+
+def _hold(path: Path) -> int:
+    """Takes the writer lock as another process's writer would; closing the descriptor frees it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+async def test_a_write_waits_while_another_writer_holds_the_lock(
+    database: Path, tmp_path: Path
+) -> None:
+    lock = tmp_path / "writer.db-writer.lock"
+    writer = SqliteWriter(lambda: _connect(database), lock_path=str(lock))
+    held = _hold(lock)
+    try:
+        pending = asyncio.ensure_future(writer.run(_insert(1)))
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        assert _values(database) == []
+        os.close(held)
+        held = -1
+        assert await asyncio.wait_for(pending, timeout=10) == 1
+    finally:
+        if held >= 0:
+            os.close(held)
+        writer.close()
+
+    assert _values(database) == [1]
+
+
+async def test_the_lock_is_free_between_transactions(database: Path, tmp_path: Path) -> None:
+    lock = tmp_path / "writer.db-writer.lock"
+    writer = SqliteWriter(lambda: _connect(database), lock_path=str(lock))
+    try:
+        await writer.run(_insert(1))
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError if held
+        finally:
+            os.close(fd)
+        await writer.run(_insert(2))
+    finally:
+        writer.close()
+
+    assert _values(database) == [1, 2]
+
+
+async def test_a_lock_file_that_cannot_be_made_is_an_answer_and_writes_nothing(
+    database: Path, tmp_path: Path
+) -> None:
+    writer = SqliteWriter(
+        lambda: _connect(database), lock_path=str(tmp_path / "missing" / "writer.lock")
+    )
+    try:
+        for value in (1, 2):  # the writer is still there to answer the second
+            with pytest.raises(FileNotFoundError):
+                await asyncio.wait_for(writer.run(_insert(value)), timeout=10)
+    finally:
+        writer.close()
+
+    assert _values(database) == []

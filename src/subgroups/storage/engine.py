@@ -110,7 +110,10 @@ class Database:
                 driver_url, synchronous=sqlite_synchronous, immediate=False, pool_size=pool_size
             )
             path = make_url(url).database or ":memory:"
-            self.sqlite_writer = SqliteWriter(lambda: _sqlite_connect(path, sqlite_synchronous))
+            self.sqlite_writer = SqliteWriter(
+                lambda: _sqlite_connect(path, sqlite_synchronous),
+                lock_path=None if path in ("", ":memory:") else f"{path}-writer.lock",
+            )
             self.sqlite_readers = SqliteReaders(
                 lambda: _sqlite_connect(path, sqlite_synchronous), threads=pool_size
             )
