@@ -57,7 +57,7 @@ async def test_concurrent_clients_across_worker_processes(
     launch: LaunchServer, e2e_database: str, tenant: Tenant, e2e_services: Services
 ) -> None:
     # Several processes on one database, each with its own writer (on SQLite, its own group
-    # commit, ordered by the writer lock beside the file): nothing fails, nothing is lost.
+    # commit, taking turns on the lock beside the file): nothing fails, nothing is lost.
     server = launch(e2e_database, workers=3)
     await assert_concurrent_clients_leave_a_true_trail(server, tenant, e2e_services)
     if e2e_database.startswith("sqlite:///"):

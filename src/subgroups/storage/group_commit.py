@@ -54,8 +54,8 @@ class SqliteWriter:
     def __init__(
         self, connect: Callable[[], sqlite3.Connection], *, lock_path: str | None = None
     ) -> None:
-        """`lock_path`: the file whose lock orders the writers of several processes (see above);
-        None for a database no other process writes (in memory)."""
+        """`lock_path`: the file on whose lock the writers of several processes take turns (see
+        above); None for a database no other process writes (in memory)."""
         self._connect = connect
         self._writer_lock = _WriterLock(lock_path)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
