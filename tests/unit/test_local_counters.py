@@ -75,3 +75,20 @@ async def test_windows_still_running_survive_a_sweep() -> None:
 
     assert len(store) == 2
     assert await store.get("get/0") == 1
+
+
+async def test_many_running_windows_do_not_make_every_new_window_sweep() -> None:
+    clock = Clock()
+    store = LocalCounters(clock, sweep_at=4)
+    for workspace in range(5):  # the fifth finds 4 windows, sweeps, and none has ended
+        await store.incr(f"get/{workspace}", 3600)
+    for workspace in range(2):
+        await store.incr(f"set/{workspace}", 10)
+    clock.now += 10
+    await store.incr("set/next", 10)  # 7 windows: under twice the 4 left running, so no sweep
+
+    assert len(store) == 8
+    await store.incr("set/after", 10)  # 8 windows: the two ended ones go
+
+    assert len(store) == 7
+    assert await store.get("get/0") == 1

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 # A rate-limit check must never hold a request up for long: a Redis that does not answer within
 # this is treated as down (the service then counts in memory; see services/ratelimits.py).
 REDIS_TIMEOUT_SECONDS = 0.5
-# Windows that have ended are dropped when touched; all of them once there are this many counters.
+# Windows that have ended are dropped when touched; all of them once there are this many counters
+# (or, after a sweep that left many running, twice as many as it left).
 SWEEP_AT: Final = 10_000
 
 
@@ -38,6 +39,7 @@ class LocalCounters:
     def __init__(self, clock: Callable[[], float] = time.time, *, sweep_at: int = SWEEP_AT) -> None:
         self._clock = clock
         self._sweep_at = sweep_at
+        self._next_sweep = sweep_at
         self._windows: dict[str, _Window] = {}
 
     def __len__(self) -> int:
@@ -48,7 +50,7 @@ class LocalCounters:
         now = self._clock()
         window = self._windows.get(key)
         if window is None or window.ends_at <= now:
-            if len(self._windows) >= self._sweep_at:
+            if len(self._windows) >= self._next_sweep:
                 self._sweep(now)
             window = self._windows[key] = _Window(now + expiry)
         window.count += amount
@@ -65,6 +67,9 @@ class LocalCounters:
 
     def _sweep(self, now: float) -> None:
         self._windows = {k: w for k, w in self._windows.items() if w.ends_at > now}
+        # With more running windows than the threshold, sweeping at every new window would cost
+        # a pass over all of them each time; doubling keeps the sweeps' cost per window constant.
+        self._next_sweep = max(self._sweep_at, 2 * len(self._windows))
 
 
 class CounterStores:
