@@ -35,11 +35,11 @@ from sqlalchemy.engine import Engine, make_url
 
 from bench.fixtures import POSTGRES_ADMIN_URL
 from bench.seed_large import Seeded, email, external_id, prepare, seed
-from subgroups.api.app import create_app
 from subgroups.config import Settings
 from subgroups.container import build_services
 from subgroups.domain.reads import IdentifierKind
 from subgroups.storage import status_lookup
+from subgroups.web.app import create_app
 
 IDS_PER_REQUEST = 50
 STATUS_GET = "/subscription/status/get"

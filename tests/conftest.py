@@ -22,11 +22,11 @@ import asyncpg
 import httpx
 import pytest
 
-from subgroups.api.app import create_app
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.storage.migrate import upgrade
 from subgroups.storage.tables import metadata
+from subgroups.web.app import create_app
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SUBGROUPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from subgroups.api.reference import document
+from subgroups.web.api.reference import document
 from tests.api.test_openapi import documented_messages, documented_operations, documented_statuses
 
 API_DOC = (Path(__file__).parents[1] / "docs" / "api.md").read_text()

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from subgroups.api.app import create_app
 from subgroups.config import Settings
 from subgroups.container import Services
 from subgroups.domain.models import Group
+from subgroups.web.app import create_app
 from tests.factories import Tenant
 
 PATH = "/subscription/status/set"

@@ -17,10 +17,10 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.routing import BaseRoute, Route
 
-from subgroups.api.app import create_app
-from subgroups.api.reference import document
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
+from subgroups.web.api.reference import document
+from subgroups.web.app import create_app
 from tests.api.helpers import client_at
 from tests.factories import Tenant, make_key
 
@@ -85,7 +85,7 @@ def test_every_route_is_documented_and_every_documented_operation_exists(
 async def test_the_served_document_is_the_shipped_file(client: httpx.AsyncClient) -> None:
     response = await client.get("/openapi.json")
 
-    shipped = files("subgroups.api").joinpath("openapi.json").read_bytes()
+    shipped = files("subgroups.web.api").joinpath("openapi.json").read_bytes()
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.content == shipped

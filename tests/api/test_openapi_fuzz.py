@@ -31,10 +31,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from subgroups.api.app import create_app
-from subgroups.api.reference import document
 from subgroups.config import Settings
 from subgroups.container import build_services
+from subgroups.web.api.reference import document
+from subgroups.web.app import create_app
 from tests.factories import Tenant, make_tenant
 
 BASE_URL = "http://testserver"

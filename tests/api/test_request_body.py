@@ -12,9 +12,9 @@ import httpx
 import orjson
 import pytest
 
-from subgroups.api.app import create_app
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
+from subgroups.web.app import create_app
 from tests.api.helpers import NOT_AN_OBJECT, PATH, body
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import Tenant

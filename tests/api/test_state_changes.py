@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from subgroups.api.app import create_app
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.domain.models import Channel, Source, State
+from subgroups.web.app import create_app
 from tests.api.helpers import TEST_CLIENT_IP, body, post
 from tests.factories import Tenant, make_tenant
 from tests.readback import all_profiles

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from subgroups.api.app import create_app
-from subgroups.api.dashboard.app import CSP, dashboard_routes
 from subgroups.config import Settings
 from subgroups.container import Services
 from subgroups.domain.operators import Operator
+from subgroups.web.app import create_app
+from subgroups.web.dashboard.app import CSP, dashboard_routes
 from tests.clock import SettableClock, services_at
 from tests.factories import make_group, make_workspace
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from subgroups.api.app import routes
 from subgroups.domain.models import Permission
+from subgroups.web.app import routes
 
 
 @dataclass(frozen=True)

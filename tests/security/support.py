@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from subgroups.api.app import create_app
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.domain.models import Actor, Source
 from subgroups.domain.subscriptions import GroupRequest
 from subgroups.storage.tables import profiles, state_changes, subscription_states
+from subgroups.web.app import create_app
 
 CLIENT = ("203.0.113.7", 50000)
 

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from subgroups.api.logs import JsonFormatter, logging_config, scrub
 from subgroups.config import Settings
 from subgroups.container import build_services
+from subgroups.web.server.logs import JsonFormatter, logging_config, scrub
 from tests.factories import Tenant, make_tenant
 from tests.security.servers import running_server
 

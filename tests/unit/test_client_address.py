@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from subgroups.api.client import forwarded_client, parse_address
+from subgroups.web.client import forwarded_client, parse_address
 
 TRUSTED = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8:ffff::/48"))
 

@@ -12,7 +12,7 @@ from typing import Any
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from subgroups.api.http_protocol import MAX_REQUEST_HEAD_BYTES, BoundedHttpToolsProtocol
+from subgroups.web.server.http_protocol import MAX_REQUEST_HEAD_BYTES, BoundedHttpToolsProtocol
 
 LIMIT = MAX_REQUEST_HEAD_BYTES
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from subgroups.api.log_writer import PIPE_BUF, BatchedStderrHandler
+from subgroups.web.server.log_writer import PIPE_BUF, BatchedStderrHandler
 
 
 class Stderr:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from subgroups.api.security_headers import API_HEADERS, RawHeaders, SecurityHeaders
+from subgroups.web.security_headers import API_HEADERS, RawHeaders, SecurityHeaders
 
 
 def test_api_responses_get_every_header() -> None:

@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 import click
 import uvicorn
 
-from subgroups.api.logs import logging_config
 from subgroups.cli.runner import NOT_MIGRATED, fail, run, settings_for
 from subgroups.config import Settings
 from subgroups.container import Services
 from subgroups.domain.models import Group, NewApiKey
 from subgroups.storage.migrate import upgrade
+from subgroups.web.server.logs import logging_config
 
 DEMO_WORKSPACE = "Demo"
 DEMO_KEY_NAME = "demo"
@@ -26,7 +26,7 @@ DEMO_ADMIN = "demo@example.com"
 
 
 F = TypeVar("F", bound=Callable[..., Any])
-HTTP_PROTOCOL = "subgroups.api.http_protocol:BoundedHttpToolsProtocol"
+HTTP_PROTOCOL = "subgroups.web.server.http_protocol:BoundedHttpToolsProtocol"
 
 
 def _options(command: F) -> F:
@@ -85,7 +85,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # Worker processes build their own settings from the environment; hand them the database.
     os.environ["SUBGROUPS_DATABASE_URL"] = settings.database_url
     uvicorn.run(
-        "subgroups.api.app:app_from_env",
+        "subgroups.web.app:app_from_env",
         factory=True,
         host=host,
         port=port,

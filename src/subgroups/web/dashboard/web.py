@@ -20,10 +20,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from subgroups.api.dashboard.render import render
 from subgroups.container import Services
 from subgroups.domain.models import Workspace
 from subgroups.domain.operators import OperatorSession
+from subgroups.web.dashboard.render import render
 
 SESSION_COOKIE: Final = "subgroups_session"
 NOTICE_COOKIE: Final = "subgroups_notice"

@@ -8,12 +8,12 @@ from urllib.parse import urlencode
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from subgroups.api.client import client_ip, request_id
-from subgroups.api.dashboard.groups import key_labels
-from subgroups.api.dashboard.web import Context, redirect, signed_in, url, with_notice
 from subgroups.domain.models import Actor, ProfileView, Source, State, StateChange
 from subgroups.errors import InvalidRequest
 from subgroups.services.ports import IdentifierKind
+from subgroups.web.client import client_ip, request_id
+from subgroups.web.dashboard.groups import key_labels
+from subgroups.web.dashboard.web import Context, redirect, signed_in, url, with_notice
 
 KINDS: Final[tuple[IdentifierKind, ...]] = get_args(IdentifierKind)
 KIND_LABELS: Final = {"external_id": "External id", "email": "Email", "phone": "Phone"}

@@ -10,23 +10,23 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from subgroups.api.dashboard.app import dashboard_mount
-from subgroups.api.errors import (
+from subgroups.config import Settings
+from subgroups.container import Services, build_services
+from subgroups.errors import SubgroupsError
+from subgroups.web.api.routes.health import healthz, readyz
+from subgroups.web.api.routes.metrics import metrics
+from subgroups.web.api.routes.read_status import get_status, get_user_status
+from subgroups.web.api.routes.reference import docs_page, openapi_document
+from subgroups.web.api.routes.set_status import set_status_v1
+from subgroups.web.api.routes.set_status_v2 import set_status_v2
+from subgroups.web.dashboard.app import dashboard_mount
+from subgroups.web.errors import (
     HttpError,
     handle_domain_error,
     handle_http_error,
     handle_starlette_error,
 )
-from subgroups.api.middleware import RequestContext
-from subgroups.api.routes.health import healthz, readyz
-from subgroups.api.routes.metrics import metrics
-from subgroups.api.routes.read_status import get_status, get_user_status
-from subgroups.api.routes.reference import docs_page, openapi_document
-from subgroups.api.routes.set_status import set_status_v1
-from subgroups.api.routes.set_status_v2 import set_status_v2
-from subgroups.config import Settings
-from subgroups.container import Services, build_services
-from subgroups.errors import SubgroupsError
+from subgroups.web.middleware import RequestContext
 
 
 def routes() -> list[Route]:

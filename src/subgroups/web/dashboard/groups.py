@@ -6,10 +6,10 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from subgroups.api.dashboard.web import Context, redirect, signed_in, url, with_notice
 from subgroups.domain.models import ApiKey
 from subgroups.errors import Conflict, InvalidRequest, NotFound
 from subgroups.services.reports import SERIES_DAYS
+from subgroups.web.dashboard.web import Context, redirect, signed_in, url, with_notice
 
 
 def key_labels(keys: list[ApiKey]) -> dict[int, str]:

@@ -22,7 +22,7 @@ _CODE_SPAN = re.compile(r"`([^`]+)`")
 
 @cache
 def document_bytes() -> bytes:
-    return files("subgroups.api").joinpath("openapi.json").read_bytes()
+    return files("subgroups.web.api").joinpath("openapi.json").read_bytes()
 
 
 @cache

@@ -8,8 +8,8 @@ from typing import Any, Final
 import orjson
 from starlette.requests import Request
 
-from subgroups.api.errors import HttpError
 from subgroups.errors import InvalidRequest
+from subgroups.web.errors import HttpError
 
 MAX_BODY_BYTES: Final = 1024 * 1024
 NOT_AN_OBJECT: Final = "Request body must be a JSON object"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from subgroups.api.reference import document_bytes, page, page_policy
-from subgroups.api.responses import JSONBytes
+from subgroups.web.api.reference import document_bytes, page, page_policy
+from subgroups.web.responses import JSONBytes
 
 
 async def openapi_document(_request: Request) -> Response:

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import orjson
 
-from subgroups.api.log_writer import BatchedStderrHandler
+from subgroups.web.server.log_writer import BatchedStderrHandler
 
 # The request fields a record may carry (as `extra=`), in the order they are written.
 FIELDS: Final = (

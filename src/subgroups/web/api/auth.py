@@ -12,13 +12,13 @@ from typing import Any
 
 from starlette.requests import Request
 
-from subgroups.api.client import client_ip, in_networks, parse_address
-from subgroups.api.ratelimit import count_request, show_quota
 from subgroups.container import Services
 from subgroups.domain.models import ApiKey, Permission
 from subgroups.errors import AuthenticationFailed, PermissionDenied
 from subgroups.services.keys import KeyService
 from subgroups.services.metrics import AUTH_FAILURES
+from subgroups.web.api.ratelimit import count_request, show_quota
+from subgroups.web.client import client_ip, in_networks, parse_address
 
 
 def bearer_token(request: Request) -> str | None:

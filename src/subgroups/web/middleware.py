@@ -18,11 +18,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from subgroups.api.client import forwarded_client
-from subgroups.api.ratelimit import quota_headers
-from subgroups.api.responses import json_response
-from subgroups.api.security_headers import RawHeaders, SecurityHeaders
 from subgroups.domain.models import Network
+from subgroups.web.api.ratelimit import quota_headers
+from subgroups.web.client import forwarded_client
+from subgroups.web.responses import json_response
+from subgroups.web.security_headers import RawHeaders, SecurityHeaders
 
 log = logging.getLogger("subgroups.api")
 access_log = logging.getLogger("subgroups.access")

@@ -10,13 +10,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subgroups.api.auth import authorise, bearer_token, legacy_key
-from subgroups.api.body import read_json_object
-from subgroups.api.client import client_ip, request_id
-from subgroups.api.responses import created
 from subgroups.container import Services
 from subgroups.domain.batches import group_requests
 from subgroups.domain.models import Actor, ApiKey, Permission, Source
+from subgroups.web.api.auth import authorise, bearer_token, legacy_key
+from subgroups.web.api.body import read_json_object
+from subgroups.web.client import client_ip, request_id
+from subgroups.web.responses import created
 
 
 async def _authorised_body(

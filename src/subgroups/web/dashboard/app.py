@@ -17,10 +17,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from subgroups.api.dashboard import auth, groups, keys, profiles
-from subgroups.api.dashboard.render import STATIC, render
 from subgroups.container import Services
 from subgroups.errors import NotFound, SubgroupsError
+from subgroups.web.dashboard import auth, groups, keys, profiles
+from subgroups.web.dashboard.render import STATIC, render
 
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "

@@ -7,12 +7,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subgroups.api.auth import authorise, bearer_token, legacy_key
-from subgroups.api.query import identifiers, single
-from subgroups.api.responses import json_response
 from subgroups.container import Services
 from subgroups.domain.models import ApiKey, Permission
 from subgroups.domain.reads import UserStatus
+from subgroups.web.api.auth import authorise, bearer_token, legacy_key
+from subgroups.web.api.query import identifiers, single
+from subgroups.web.responses import json_response
 
 
 async def _authorised(request: Request, permission: Permission) -> ApiKey:

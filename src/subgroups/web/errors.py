@@ -10,7 +10,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subgroups.api.responses import json_response
 from subgroups.errors import (
     AuthenticationFailed,
     Conflict,
@@ -21,6 +20,7 @@ from subgroups.errors import (
     RateLimited,
     SubgroupsError,
 )
+from subgroups.web.responses import json_response
 
 
 class HttpError(Exception):

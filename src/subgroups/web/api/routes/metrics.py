@@ -9,9 +9,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subgroups.api.client import client_ip, in_networks, parse_address
-from subgroups.api.errors import error_response
 from subgroups.container import Services
+from subgroups.web.client import client_ip, in_networks, parse_address
+from subgroups.web.errors import error_response
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -12,9 +12,10 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from subgroups.api.client import client_ip
-from subgroups.api.dashboard.render import render
-from subgroups.api.dashboard.web import (
+from subgroups.errors import SignInRefused
+from subgroups.web.client import client_ip
+from subgroups.web.dashboard.render import render
+from subgroups.web.dashboard.web import (
     SESSION_COOKIE,
     Context,
     read_form,
@@ -25,7 +26,6 @@ from subgroups.api.dashboard.web import (
     signed_in,
     url,
 )
-from subgroups.errors import SignInRefused
 
 SIGN_IN_COOKIE: Final = "subgroups_sign_in"
 

@@ -20,7 +20,7 @@ from typing import Final
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from subgroups.api.security_headers import SecurityHeaders
+from subgroups.web.security_headers import SecurityHeaders
 
 # The request line and headers together. 64 KiB holds a GET naming 50 long external ids with room
 # to spare.

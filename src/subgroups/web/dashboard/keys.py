@@ -5,9 +5,9 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from subgroups.api.dashboard.web import Context, redirect, signed_in, url, with_notice
 from subgroups.domain.models import NewApiKey, Permission
 from subgroups.errors import InvalidRequest
+from subgroups.web.dashboard.web import Context, redirect, signed_in, url, with_notice
 
 
 async def _page(

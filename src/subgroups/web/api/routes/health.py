@@ -7,8 +7,8 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subgroups.api.responses import json_response
 from subgroups.container import Services
+from subgroups.web.responses import json_response
 
 log = logging.getLogger("subgroups.api")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subgroups.api.auth import authorise, bearer_token, legacy_key
-from subgroups.api.body import read_json_object
-from subgroups.api.client import client_ip, request_id
-from subgroups.api.responses import created
 from subgroups.container import Services
 from subgroups.domain.models import Actor, Permission, Source
 from subgroups.domain.subscriptions import GroupRequest
+from subgroups.web.api.auth import authorise, bearer_token, legacy_key
+from subgroups.web.api.body import read_json_object
+from subgroups.web.client import client_ip, request_id
+from subgroups.web.responses import created
 
 
 async def set_status_v1(request: Request) -> Response:

@@ -1,1 +1,0 @@
-"""The HTTP surface: the only package that imports the web framework."""

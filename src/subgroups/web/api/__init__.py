@@ -1,0 +1,1 @@
+"""The Braze-compatible JSON API: its routes, and how they read requests and authorise keys."""
