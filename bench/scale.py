@@ -32,7 +32,7 @@ from bench.load import Mix, ensure_wrk, run_wrk
 from bench.machine import describe, shared_buffers
 from bench.results import Row
 from bench.seed_large import CHANGE_COLUMNS, IMPORTED
-from bench.servers import free_port, running, service_command
+from bench.servers import running, service_command
 
 GROUPS = 3
 CHUNK = 200_000
@@ -167,9 +167,8 @@ def measure(
 ) -> tuple[list[Row], dict[str, PageCounters]]:
     rows = []
     pages: dict[str, PageCounters] = {}
-    port = free_port()
-    command = service_command(fixture.database_url, port, 1)
-    with running(command, port, logs / f"{label}.log") as server:
+    command = service_command(fixture.database_url, 1)
+    with running(command, logs / f"{label}.log") as server:
         # One warm-up per set mix, long enough to pass over its pool: the profiles the requests
         # name are then in memory, as the hot ones of a database in service are; the tables'
         # other millions of rows are not.

@@ -1,77 +1,14 @@
-"""Starting and stopping the server processes under test, and reading their memory."""
+"""The server processes under test, as the benchmarks run them, and their memory."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def workers(self) -> list[int]:
-        """The pids that serve requests: the process itself, or its children under --workers N."""
-        children = _children(self.process.pid)
-        return children or [self.process.pid]
-
-    def rss_kib(self) -> list[int]:
-        return [_rss_kib(pid) for pid in self.workers()]
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def service_command(database_url: str, port: int, workers: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "subgroups",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--database-url",
-        database_url,
-    ]
-
-
-def baseline_command(port: int, workers: int, http: str | None = None) -> list[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "bench.baseline_app",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    return [*command, "--http", http] if http else command
-
+from tests.servers import ServerProcess, subgroups
+from tests.servers import running as running_process
 
 # The service's limits (5,000 sets a minute per workspace) would answer most benchmark requests
 # with 429. It is raised out of reach, so requests are still counted against it (that work stays
@@ -82,52 +19,40 @@ SERVICE_ENV = {
 }
 
 
+def service_command(database_url: str, workers: int) -> list[str]:
+    return subgroups("serve", database_url, workers=workers)
+
+
+def baseline_command(workers: int, http: str | None = None) -> list[str]:
+    command = ["bench.baseline_app", "--workers", str(workers)]
+    return [*command, "--http", http] if http else command
+
+
 @contextmanager
 def running(
-    command: list[str], port: int, log: Path, env: dict[str, str] | None = None
-) -> Iterator[Server]:
-    """Runs `command` until the block ends; waits until it answers /healthz."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **SERVICE_ENV, **(env or {})},
-            start_new_session=True,
-        )
-    server = Server(process, port, log)
-    try:
-        _wait_ready(server)
-        yield server
-    finally:
-        _stop(process)
+    command: list[str], log: Path, env: Mapping[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """Runs `python -m <command>` on a free port until the block ends, its output in `log`.
+
+    It sees the settings this process was given (SUBGROUPS_...), so that a run can try one.
+    """
+    server = ServerProcess(
+        command,
+        log=log,
+        env={**SERVICE_ENV, **(env or {})},
+        inherit_settings=True,
+        start_timeout=60.0,
+        stop_signal=signal.SIGINT,
+    )
+    with running_process(server) as started:
+        yield started
 
 
-def _wait_ready(server: Server, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{server.log_text()}")
-        try:
-            # Always http://127.0.0.1:<port>, built above.
-            with urllib.request.urlopen(server.url + "/healthz", timeout=2) as reply:  # noqa: S310
-                if reply.status == 200 and len(server.workers()) >= 1:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server did not become ready:\n{server.log_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def rss_kib(server: ServerProcess) -> int:
+    """The resident memory of the processes that serve requests: the server itself, or the workers
+    it forked under --workers N."""
+    pid = server.process.pid
+    return sum(_rss_kib(worker) for worker in _children(pid) or [pid])
 
 
 def _children(pid: int) -> list[int]:

@@ -18,7 +18,7 @@ from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, drop_postgres, recreate_
 from bench.load import ensure_wrk, run_wrk
 from bench.machine import describe
 from bench.results import Row
-from bench.servers import free_port, running, service_command
+from bench.servers import rss_kib, running, service_command
 from bench.suite import EMAIL, EXT50
 
 RUN = "30s"
@@ -41,8 +41,7 @@ def main() -> None:
         fixture.seed(mix)
     samples: list[report.MemorySample] = []
     rows: list[Row] = []
-    port = free_port()
-    with running(service_command(url, port, 1), port, logs / "server.log") as server:
+    with running(service_command(url, 1), logs / "server.log") as server:
         warm = fixture.new_group("warm-up")
         run_wrk(
             server.url,
@@ -53,7 +52,7 @@ def main() -> None:
             duration="5s",
         )
         served = 0
-        samples.append(report.MemorySample(backend, served, sum(server.rss_kib())))
+        samples.append(report.MemorySample(backend, served, rss_kib(server)))
         print(f"after warm-up: {samples[-1].rss_kib / 1024:.1f} MiB", flush=True)
         turn = 0
         while served < wanted:
@@ -69,7 +68,7 @@ def main() -> None:
                 duration=RUN,
             )
             served += result.requests
-            samples.append(report.MemorySample(backend, served, sum(server.rss_kib())))
+            samples.append(report.MemorySample(backend, served, rss_kib(server)))
             rows.append(
                 Row(
                     f"soak run {turn}, {mix.mode}",

@@ -12,13 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.servers import ServerProcess
+
 from bench import report
 from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, drop_postgres, recreate_postgres, sqlite_url
 from bench.load import LoadResult, Mix, ensure_wrk, run_wrk
 from bench.machine import describe
 from bench.pgbench import run_pgbench, script
 from bench.results import Row
-from bench.servers import Server, baseline_command, free_port, running, service_command
+from bench.servers import baseline_command, rss_kib, running, service_command
 
 EMAIL = Mix("email", 2000, "e")
 EXT50 = Mix("ext50", 10_000, "x")
@@ -125,9 +127,8 @@ def database(backend: str, plan: Plan) -> Iterator[str]:
 def run_baseline(
     plan: Plan, *, workers: int, connections_list: tuple[int, ...], http: str | None = None
 ) -> None:
-    port = free_port()
     log = plan.logs / f"baseline-w{workers}-{http or 'default'}.log"
-    with running(baseline_command(port, workers, http), port, log) as server:
+    with running(baseline_command(workers, http), log) as server:
         load(server, plan, key="none", group_id="none", mix=EMAIL, connections=16, warmup=True)
         for connections in connections_list:
             result = load(
@@ -148,7 +149,7 @@ def run_baseline(
 
 
 def load(
-    server: Server,
+    server: ServerProcess,
     plan: Plan,
     *,
     key: str,
@@ -172,44 +173,31 @@ def run_service(plan: Plan, backend: str, url: str, *, workers: int) -> None:
     mixes = (EMAIL, EXT50) if plan.quick else (EMAIL, EXT50, OVERLAP)
     for mix in mixes:
         fixture.seed(mix)
-    port = free_port()
     log = plan.logs / f"{backend}-w{workers}.log"
-    with running(service_command(url, port, workers), port, log) as server:
-        warm = fixture.new_group("warm-up")
-        load(
-            server,
-            plan,
-            key=fixture.tenant.key,
-            group_id=warm,
-            mix=EMAIL,
-            connections=16,
-            warmup=True,
-        )
+    with warmed_up(plan, fixture, service_command(url, workers), log) as server:
         served = 0
-        plan.memory.append(report.MemorySample(backend, served, sum(server.rss_kib())))
+        plan.memory.append(report.MemorySample(backend, served, rss_kib(server)))
         for mix in (EMAIL, EXT50):
             for connections in plan.connections:
                 result = measure(plan, server, fixture, backend, workers, mix, connections)
                 served += result.requests
-                plan.memory.append(report.MemorySample(backend, served, sum(server.rss_kib())))
+                plan.memory.append(report.MemorySample(backend, served, rss_kib(server)))
                 if backend == "postgresql" and mix is EXT50:
                     measure_pgbench(plan, fixture, connections)
         if not plan.quick:
             for connections in (4, 64):
                 result = measure(plan, server, fixture, backend, workers, OVERLAP, connections)
                 served += result.requests
-                plan.memory.append(report.MemorySample(backend, served, sum(server.rss_kib())))
+                plan.memory.append(report.MemorySample(backend, served, rss_kib(server)))
         scan_log(plan, server, backend)
 
 
-def run_sqlite_normal(plan: Plan, url: str) -> None:
-    """The same runs with `synchronous=NORMAL`: no disk flush per commit, so an acknowledged
-    write survives a crash of the process but not of the machine. Measured, not the default."""
-    fixture = Fixture(url)
-    port = free_port()
-    log = plan.logs / "sqlite-normal.log"
-    env = {"SUBGROUPS_SQLITE_SYNCHRONOUS": "NORMAL"}
-    with running(service_command(url, port, 1), port, log, env=env) as server:
+@contextmanager
+def warmed_up(
+    plan: Plan, fixture: Fixture, command: list[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """The service, running, after a warm-up run on a group of its own."""
+    with running(command, log, env) as server:
         warm = fixture.new_group("warm-up")
         load(
             server,
@@ -220,6 +208,16 @@ def run_sqlite_normal(plan: Plan, url: str) -> None:
             connections=16,
             warmup=True,
         )
+        yield server
+
+
+def run_sqlite_normal(plan: Plan, url: str) -> None:
+    """The same runs with `synchronous=NORMAL`: no disk flush per commit, so an acknowledged
+    write survives a crash of the process but not of the machine. Measured, not the default."""
+    fixture = Fixture(url)
+    log = plan.logs / "sqlite-normal.log"
+    env = {"SUBGROUPS_SQLITE_SYNCHRONOUS": "NORMAL"}
+    with warmed_up(plan, fixture, service_command(url, 1), log, env) as server:
         for mix in (EMAIL, EXT50):
             for connections in plan.connections:
                 measure(plan, server, fixture, "sqlite", 1, mix, connections, label=SQLITE_NORMAL)
@@ -231,19 +229,8 @@ def run_workers(plan: Plan, backend: str, url: str) -> None:
     fixture = Fixture(url)
     counts = (2,) if backend == "postgresql" else (2, 4)
     for workers in counts:
-        port = free_port()
         log = plan.logs / f"{backend}-w{workers}.log"
-        with running(service_command(url, port, workers), port, log) as server:
-            warm = fixture.new_group("warm-up")
-            load(
-                server,
-                plan,
-                key=fixture.tenant.key,
-                group_id=warm,
-                mix=EMAIL,
-                connections=16,
-                warmup=True,
-            )
+        with warmed_up(plan, fixture, service_command(url, workers), log) as server:
             for mix in (EMAIL, EXT50):
                 measure(plan, server, fixture, backend, workers, mix, 16)
             scan_log(plan, server, backend, workers)
@@ -251,7 +238,7 @@ def run_workers(plan: Plan, backend: str, url: str) -> None:
 
 def measure(
     plan: Plan,
-    server: Server,
+    server: ServerProcess,
     fixture: Fixture,
     backend: str,
     workers: int,
@@ -324,7 +311,7 @@ def seconds(duration: str) -> int:
     return max(1, int(float(duration)))
 
 
-def scan_log(plan: Plan, server: Server, backend: str, workers: int = 1) -> None:
+def scan_log(plan: Plan, server: ServerProcess, backend: str, workers: int = 1) -> None:
     """Counts what a server logged going wrong: tracebacks, deadlocks, lock time-outs.
 
     A client that hangs up mid-request (wrk does, when a run ends) is logged with a traceback

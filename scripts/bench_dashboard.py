@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import re
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +32,12 @@ import httpx
 from subgroups.config import Settings
 from subgroups.container import build_services
 from subgroups.storage.migrate import upgrade
+
+# Run as a file, this script has only scripts/ on its path; the repository root holds the server
+# launcher and the table columns it shares with the tests and the benchmarks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.seed_large import CHANGE_COLUMNS, PROFILE_COLUMNS, STATE_COLUMNS
+from tests.servers import ServerProcess, running, subgroups
 
 GROUPS = (  # name, channel, share of profiles with a state, share of those subscribed
     ("Weekly newsletter", "email", 0.60, 0.80),
@@ -119,32 +122,11 @@ async def load_postgres(url: str, workspace_id: int, data: Iterator[tuple]) -> N
     changes: list[tuple[object, ...]] = []
 
     async def flush() -> None:
+        await conn.copy_records_to_table("profiles", records=profiles, columns=PROFILE_COLUMNS)
         await conn.copy_records_to_table(
-            "profiles",
-            records=profiles,
-            columns=["id", "workspace_id", "external_id", "email", "phone", "created_at"],
+            "subscription_states", records=states, columns=STATE_COLUMNS
         )
-        await conn.copy_records_to_table(
-            "subscription_states",
-            records=states,
-            columns=["profile_id", "group_pk", "subscribed", "updated_at"],
-        )
-        await conn.copy_records_to_table(
-            "state_changes",
-            records=changes,
-            columns=[
-                "workspace_id",
-                "profile_id",
-                "external_id",
-                "email",
-                "phone",
-                "subscription_group_id",
-                "channel",
-                "new_state",
-                "occurred_at",
-                "source",
-            ],
-        )
+        await conn.copy_records_to_table("state_changes", records=changes, columns=CHANGE_COLUMNS)
         profiles.clear()
         states.clear()
         changes.clear()
@@ -164,13 +146,6 @@ async def load_postgres(url: str, workspace_id: int, data: Iterator[tuple]) -> N
     )
     await conn.execute("VACUUM ANALYZE")
     await conn.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def timed(client: httpx.Client, path: str, runs: int) -> tuple[float, float, float, float]:
@@ -240,46 +215,37 @@ def main() -> None:
             asyncio.run(load_postgres(url, workspace_id, data))
         print(f"loaded {args.profiles:,} profiles in {time.perf_counter() - started:.0f} s")
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "subgroups", "serve", "--port", str(port), "--database-url", url],
-        env={**os.environ, "SUBGROUPS_LOG_LEVEL": "WARNING"},
-        stdout=subprocess.DEVNULL,
+    # The server's warnings and errors show on this terminal, between the figures.
+    server = ServerProcess(
+        subgroups("serve", url),
+        keep_stdout=False,
+        env={"SUBGROUPS_LOG_LEVEL": "WARNING"},
+        inherit_settings=True,
+        start_timeout=60.0,
     )
-    try:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            for _ in range(100):
-                try:
-                    client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            form = client.get("/dashboard/sign-in").text
-            token = re.search(r'name="csrf" value="([^"]+)"', form)
-            assert token is not None
-            signed_in = client.post(
-                "/dashboard/sign-in",
-                data={"csrf": token.group(1), "email": "bench@example.com", "password": PASSWORD},
-            )
-            assert signed_in.status_code == 303, signed_in.text
-            pages = {
-                "Subscription Groups": f"/dashboard/w/{workspace_id}/groups",
-                "Group, 30 days": f"/dashboard/w/{workspace_id}/groups/{ids[0]}?days=30",
-                "Group, 90 days": f"/dashboard/w/{workspace_id}/groups/{ids[0]}?days=90",
-                "Profile lookup": f"/dashboard/w/{workspace_id}/profiles?by=email&q=user500000%40example.com",
-                "API keys": f"/dashboard/w/{workspace_id}/keys",
-            }
-            backend = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
-            print(f"\n{backend}, {args.profiles:,} profiles, {args.runs} requests each (ms)\n")
-            print("| page | first view | median | min | max |")
-            print("| --- | ---: | ---: | ---: | ---: |")
-            for name, path in pages.items():
-                first, median, low, high = timed(client, path, args.runs)
-                print(f"| {name} | {first:.1f} | {median:.1f} | {low:.1f} | {high:.1f} |")
-    finally:
-        server.terminate()
-        server.wait()
+    with running(server), httpx.Client(base_url=server.url, timeout=60) as client:
+        form = client.get("/dashboard/sign-in").text
+        token = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert token is not None
+        signed_in = client.post(
+            "/dashboard/sign-in",
+            data={"csrf": token.group(1), "email": "bench@example.com", "password": PASSWORD},
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        pages = {
+            "Subscription Groups": f"/dashboard/w/{workspace_id}/groups",
+            "Group, 30 days": f"/dashboard/w/{workspace_id}/groups/{ids[0]}?days=30",
+            "Group, 90 days": f"/dashboard/w/{workspace_id}/groups/{ids[0]}?days=90",
+            "Profile lookup": f"/dashboard/w/{workspace_id}/profiles?by=email&q=user500000%40example.com",
+            "API keys": f"/dashboard/w/{workspace_id}/keys",
+        }
+        backend = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+        print(f"\n{backend}, {args.profiles:,} profiles, {args.runs} requests each (ms)\n")
+        print("| page | first view | median | min | max |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for name, path in pages.items():
+            first, median, low, high = timed(client, path, args.runs)
+            print(f"| {name} | {first:.1f} | {median:.1f} | {low:.1f} | {high:.1f} |")
     if args.keep:
         print(f"\ndatabase kept: {url}")
 

@@ -11,17 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -36,17 +31,11 @@ from playwright.sync_api import (
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from tests.conftest import IN_CI
+from tests.servers import ServerProcess, running, subgroups
 
 CHROMIUM = Path(os.environ.get("SUBGROUPS_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -70,19 +59,6 @@ class LiveServer:
             return pool.submit(asyncio.run, go()).result()
 
 
-def _wait_until_serving(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"the server did not start within 30 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -95,36 +71,14 @@ def live_server(
         database_url = f"sqlite:///{folder / 'live.db'}"
     else:
         database_url = request.getfixturevalue("postgres_database")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = folder / "server.log"
-    env = {**os.environ, "SUBGROUPS_KEY_CACHE_SECONDS": "0"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "subgroups",
-                "serve",
-                "--port",
-                str(port),
-                "--database-url",
-                database_url,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        _wait_until_serving(base_url, process, log)
-        yield LiveServer(base_url, database_url, backend)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    server = ServerProcess(
+        subgroups("serve", database_url),
+        log=folder / "server.log",
+        env={"SUBGROUPS_KEY_CACHE_SECONDS": "0"},
+        inherit_settings=True,
+    )
+    with running(server):
+        yield LiveServer(server.url, database_url, backend)
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,10 @@ import pytest
 
 from subgroups.container import Services
 from subgroups.domain.models import StateChange
-from tests.e2e.conftest import LaunchServer, ServerProcess
+from tests.e2e.conftest import LaunchServer
 from tests.factories import Tenant
 from tests.readback import all_profiles, states
+from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +72,7 @@ async def assert_concurrent_clients_leave_a_true_trail(
     statuses: Counter[int] = Counter()
     limits = httpx.Limits(max_connections=CLIENTS)
 
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=60.0, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=server.url, timeout=60.0, limits=limits) as http:
 
         async def client(number: int) -> None:
             for n in range(REQUESTS_EACH):

@@ -75,7 +75,7 @@ async def test_acknowledged_writes_survive_sigkill(
         server.kill()
 
     killing = asyncio.create_task(killer())
-    sent, acknowledged, refused = await write_until_killed(server.base_url, tenant, kill)
+    sent, acknowledged, refused = await write_until_killed(server.url, tenant, kill)
     await killing
 
     assert refused == []
@@ -92,7 +92,7 @@ async def test_acknowledged_writes_survive_sigkill(
 
     # A restarted server sees them too: repeating acknowledged writes records nothing new.
     restarted = await asyncio.to_thread(launch, database_url)
-    async with httpx.AsyncClient(base_url=restarted.base_url, timeout=30.0) as http:
+    async with httpx.AsyncClient(base_url=restarted.url, timeout=30.0) as http:
         again = await http.post(
             PATH, json=subscribe(tenant, acknowledged[:50]), headers=tenant.auth
         )

@@ -14,8 +14,8 @@ import pytest
 from subgroups.container import Services
 from subgroups.domain.models import ProfileView
 from subgroups.services.ports import IdentifierKind
-from tests.e2e.conftest import ServerProcess, child_environment
 from tests.factories import Tenant
+from tests.servers import environment
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ async def subgroups_cli(database_url: str, *args: str) -> Any:
         sys.executable, "-m", "subgroups", *args, "--database-url", database_url, "--json",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=child_environment(),
+        env=environment(),
     )  # fmt: skip
     stdout, stderr = await process.communicate()
     assert process.returncode == 0, stderr.decode()
@@ -50,7 +50,7 @@ def states(found: ProfileView) -> dict[str, str]:
 
 
 async def test_email_group_with_an_external_id_and_an_email(
-    http: httpx.AsyncClient, server: ServerProcess, tenant: Tenant
+    http: httpx.AsyncClient, e2e_database: str, tenant: Tenant
 ) -> None:
     """Checked with the real CLI, in a process of its own."""
     response = await http.post(
@@ -68,7 +68,7 @@ async def test_email_group_with_an_external_id_and_an_email(
 
     assert (response.status_code, response.json()) == (201, SUCCESS)
     shown = await subgroups_cli(
-        server.database_url,
+        e2e_database,
         "profile", "show", "--workspace", str(tenant.workspace.id), "--external-id", "example-user",
     )  # fmt: skip
     [found] = shown["profiles"]

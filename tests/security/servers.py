@@ -1,48 +1,36 @@
-"""Real `subgroups serve` processes on loopback, for what only a real server shows."""
+"""Real `subgroups serve` processes on loopback, for what only a real server shows.
+
+Each runs on its flags and the settings a test gives it; its stderr (the log) goes to a file of
+the test's, and its stdout is dropped, so the file holds log lines alone.
+"""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-START_TIMEOUT_SECONDS = 30.0
+from tests.servers import ServerProcess, running_together, subgroups
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@dataclass(frozen=True)
-class Server:
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def connect(self, timeout: float = 30.0) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+def serve(database_url: str, log: Path, env: Mapping[str, str] | None = None) -> ServerProcess:
+    """Stopped with SIGINT, as Ctrl-C would stop it."""
+    return ServerProcess(
+        subgroups("serve", database_url),
+        log=log,
+        keep_stdout=False,
+        env=env,
+        stop_signal=signal.SIGINT,
+    )
 
 
 @contextmanager
 def running_server(
     database_url: str, log: Path, env: Mapping[str, str] | None = None
-) -> Iterator[Server]:
-    """A server on a free port, stopped (SIGINT, as Ctrl-C would) when the block ends."""
+) -> Iterator[ServerProcess]:
+    """A server on a free port until the block ends."""
     with running_servers(database_url, [log], env) as [server]:
         yield server
 
@@ -50,48 +38,10 @@ def running_server(
 @contextmanager
 def running_servers(
     database_url: str, logs: list[Path], env: Mapping[str, str] | None = None
-) -> Iterator[list[Server]]:
+) -> Iterator[list[ServerProcess]]:
     """One server per log file, started side by side, all on the same database."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SUBGROUPS_")}
-    environment.update(env or {})
-    started: list[tuple[Server, subprocess.Popen[bytes]]] = []
-    try:
-        for log in logs:
-            server = Server(free_port(), log)
-            command = [sys.executable, "-m", "subgroups", "serve", "--port", str(server.port)]
-            with log.open("wb") as stderr:
-                process = subprocess.Popen(
-                    [*command, "--database-url", database_url],
-                    env=environment,
-                    stdout=subprocess.DEVNULL,
-                    stderr=stderr,
-                )
-            started.append((server, process))
-        for server, process in started:
-            _wait_until_ready(server, process)
-        yield [server for server, _ in started]
-    finally:
-        for _, process in started:
-            process.send_signal(signal.SIGINT)
-        for _, process in started:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_ready(server: Server, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited:\n{server.log.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the server did not start:\n{server.log.read_text()}")
+    with running_together([serve(database_url, log, env) for log in logs]) as servers:
+        yield servers
 
 
 def read_response(sock: socket.socket) -> bytes:

@@ -19,7 +19,8 @@ import pytest
 from subgroups.config import Settings
 from subgroups.container import build_services
 from tests.factories import Tenant, make_tenant
-from tests.security.servers import Server, read_response, running_server
+from tests.security.servers import read_response, running_server
+from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +50,7 @@ def tenant(database: str) -> Tenant:
 @pytest.fixture(scope="module")
 def server(
     database: str, tenant: Tenant, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+) -> Iterator[ServerProcess]:
     log = tmp_path_factory.mktemp("logs") / "server.log"
     env = {"SUBGROUPS_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_SECONDS)}
     with running_server(database, log, env) as running:
@@ -69,7 +70,7 @@ def _headers(raw: bytes) -> dict[str, str]:
     }
 
 
-def _raw_exchange(server: Server, request: bytes) -> bytes:
+def _raw_exchange(server: ServerProcess, request: bytes) -> bytes:
     with server.connect() as sock:
         # The server may refuse before reading everything; its answer is still there to read.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -77,12 +78,12 @@ def _raw_exchange(server: Server, request: bytes) -> bytes:
         return read_response(sock)
 
 
-def _still_serving(server: Server) -> bool:
+def _still_serving(server: ServerProcess) -> bool:
     return httpx.get(f"{server.url}/healthz", timeout=10).status_code == 200
 
 
 def test_no_server_banner_and_security_headers_on_every_response(
-    server: Server, tenant: Tenant
+    server: ServerProcess, tenant: Tenant
 ) -> None:
     responses = [
         httpx.get(f"{server.url}/healthz"),
@@ -122,7 +123,7 @@ def test_no_server_banner_and_security_headers_on_every_response(
     ids=["huge-header", "huge-query-string", "many-headers", "enormous-header"],
 )
 def test_an_oversized_request_head_is_refused_and_the_server_carries_on(
-    server: Server, request_head: bytes
+    server: ServerProcess, request_head: bytes
 ) -> None:
     raw = _raw_exchange(server, request_head)
 
@@ -132,7 +133,9 @@ def test_an_oversized_request_head_is_refused_and_the_server_carries_on(
     assert _still_serving(server)
 
 
-def _set_with_padding(server: Server, tenant: Tenant, user: str, **padding: str) -> httpx.Response:
+def _set_with_padding(
+    server: ServerProcess, tenant: Tenant, user: str, **padding: str
+) -> httpx.Response:
     headers = {**tenant.auth, **({"X-Padding": padding["header"]} if "header" in padding else {})}
     params = {"padding": padding["query"]} if "query" in padding else None
     return httpx.post(
@@ -148,7 +151,7 @@ def _set_with_padding(server: Server, tenant: Tenant, user: str, **padding: str)
     )
 
 
-def _state(server: Server, tenant: Tenant, user: str) -> str:
+def _state(server: ServerProcess, tenant: Tenant, user: str) -> str:
     response = httpx.get(
         f"{server.url}/subscription/status/get",
         params={"subscription_group_id": tenant.email_group.id, "external_id": user},
@@ -159,7 +162,7 @@ def _state(server: Server, tenant: Tenant, user: str) -> str:
 
 
 def test_a_set_whose_head_is_over_the_limit_gets_a_431_and_writes_nothing(
-    server: Server, tenant: Tenant
+    server: ServerProcess, tenant: Tenant
 ) -> None:
     big_header = _set_with_padding(server, tenant, "padded-1", header="p" * 70_000)
     big_query = _set_with_padding(
@@ -178,7 +181,7 @@ def test_a_set_whose_head_is_over_the_limit_gets_a_431_and_writes_nothing(
     assert states == ["Unknown", "Unknown", "Subscribed"]
 
 
-def test_a_request_head_that_never_ends_is_refused_while_it_arrives(server: Server) -> None:
+def test_a_request_head_that_never_ends_is_refused_while_it_arrives(server: ServerProcess) -> None:
     """The server does not wait for the end of a head to count it: memory stays bounded."""
     with server.connect() as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
@@ -194,7 +197,7 @@ def test_a_request_head_that_never_ends_is_refused_while_it_arrives(server: Serv
     assert _still_serving(server)
 
 
-def test_the_next_request_is_served_after_a_body_refused_unread(server: Server) -> None:
+def test_the_next_request_is_served_after_a_body_refused_unread(server: ServerProcess) -> None:
     """A body the server refused before reading it still arrives, in big reads, and the
     connection then carries the next request (the counting of those reads is tested read by read
     in tests/unit/test_http_protocol.py)."""
@@ -215,7 +218,7 @@ def test_the_next_request_is_served_after_a_body_refused_unread(server: Server) 
     assert statuses == [401, 200] * 10
 
 
-def test_requests_pipelined_on_one_connection_are_all_answered(server: Server) -> None:
+def test_requests_pipelined_on_one_connection_are_all_answered(server: ServerProcess) -> None:
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     with server.connect() as sock:
         sock.sendall(request * 3)
@@ -228,7 +231,7 @@ def test_requests_pipelined_on_one_connection_are_all_answered(server: Server) -
     assert answers.count(b"HTTP/1.1 200 OK") == 3
 
 
-def test_a_request_head_within_the_limit_is_served(server: Server) -> None:
+def test_a_request_head_within_the_limit_is_served(server: ServerProcess) -> None:
     raw = _raw_exchange(
         server, b"GET /healthz?q=" + b"a" * 30_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     )
@@ -238,7 +241,7 @@ def test_a_request_head_within_the_limit_is_served(server: Server) -> None:
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_body_that_trickles_in_gets_a_408_not_a_hang(
-    server: Server, tenant: Tenant, chunked: bool
+    server: ServerProcess, tenant: Tenant, chunked: bool
 ) -> None:
     framing = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: 100"
     head = (
@@ -258,7 +261,9 @@ def test_a_body_that_trickles_in_gets_a_408_not_a_hang(
     assert _still_serving(server)
 
 
-def test_a_body_over_the_cap_is_refused_by_the_real_server(server: Server, tenant: Tenant) -> None:
+def test_a_body_over_the_cap_is_refused_by_the_real_server(
+    server: ServerProcess, tenant: Tenant
+) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(40):
             yield b" " * 65536
@@ -282,7 +287,7 @@ def test_a_body_over_the_cap_is_refused_by_the_real_server(server: Server, tenan
     ],
     ids=["bare-cr", "nul", "space-in-name", "empty-name"],
 )
-def test_malformed_header_lines_are_refused(server: Server, bad_header: bytes) -> None:
+def test_malformed_header_lines_are_refused(server: ServerProcess, bad_header: bytes) -> None:
     raw = _raw_exchange(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + bad_header + b"\r\n\r\n")
 
     assert _status(raw) == 400
@@ -290,7 +295,7 @@ def test_malformed_header_lines_are_refused(server: Server, bad_header: bytes) -
 
 
 def test_values_from_the_client_never_become_response_headers(
-    server: Server, tenant: Tenant
+    server: ServerProcess, tenant: Tenant
 ) -> None:
     response = httpx.post(
         f"{server.url}/subscription/status/set",
@@ -304,18 +309,18 @@ def test_values_from_the_client_never_become_response_headers(
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
 
 
-def test_access_lines_reach_the_log_while_the_server_runs(server: Server) -> None:
+def test_access_lines_reach_the_log_while_the_server_runs(server: ServerProcess) -> None:
     """Lines are written in batches, but soon: an operator tailing the log sees each request."""
     rid = httpx.get(f"{server.url}/healthz").headers["x-request-id"]
 
     deadline = time.monotonic() + 10  # a bound on waiting, not a timing claim
-    while rid not in server.log.read_text() and time.monotonic() < deadline:
+    while rid not in server.log_text() and time.monotonic() < deadline:
         time.sleep(0.05)
 
-    assert rid in server.log.read_text()
+    assert rid in server.log_text()
 
 
-def test_the_server_waits_for_no_one(server: Server) -> None:
+def test_the_server_waits_for_no_one(server: ServerProcess) -> None:
     """An idle connection that never sends a request does not block others."""
     with server.connect() as idle:
         idle.sendall(b"GET /healthz HTTP/1.1\r\n")
