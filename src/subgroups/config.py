@@ -10,12 +10,12 @@ from dataclasses import dataclass, field, replace
 from limits import parse
 from sqlalchemy.engine import make_url
 
+from subgroups.domain.models import Network
+
 DEFAULT_DATABASE_URL = "sqlite:///subgroups.db"
 DEFAULT_RATE_LIMIT_SET = "5000/minute"
 DEFAULT_RATE_LIMIT_GET = "250000/hour"
 LOOPBACK = ("127.0.0.0/8", "::1/128")
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):

@@ -30,12 +30,3 @@ class NewSession:
 
     session: OperatorSession
     token: str
-
-
-@dataclass(frozen=True, slots=True)
-class SignInFailures:
-    """Recent failed sign-ins for one email from one address."""
-
-    failures: int
-    first_failed_at: datetime
-    locked_until: datetime | None

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from subgroups.domain.models import Group, State
+from subgroups.domain.models import Group
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +35,6 @@ class DailySizes:
 
     day: date
     sizes: Sizes
-
-
-def change_delta(old: State | None, new: State) -> Sizes:
-    """How one state change moves the two sizes."""
-    before = Sizes(int(old is State.SUBSCRIBED), int(old is State.UNSUBSCRIBED))
-    after = Sizes(int(new is State.SUBSCRIBED), int(new is State.UNSUBSCRIBED))
-    return after - before
 
 
 def daily_sizes(
