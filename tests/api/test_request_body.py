@@ -11,6 +11,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
@@ -280,7 +283,7 @@ def unreachable_database(backend: str, tmp_path: Path) -> str:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-async def test_an_unexpected_failure_is_a_bare_500_with_the_request_id_in_the_log(
+async def test_an_unreachable_database_is_a_503_with_the_reason_in_the_log_only(
     backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = Settings(database_url=unreachable_database(backend, tmp_path))
@@ -288,7 +291,7 @@ async def test_an_unexpected_failure_is_a_bare_500_with_the_request_id_in_the_lo
     transport = httpx.ASGITransport(app=create_app(settings, services))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            with caplog.at_level(logging.ERROR, logger="subgroups.api"):
+            with caplog.at_level(logging.ERROR, logger="subgroups"):
                 response = await http.post(
                     PATH,
                     json=body("group", external_id="user-1"),
@@ -296,6 +299,29 @@ async def test_an_unexpected_failure_is_a_bare_500_with_the_request_id_in_the_lo
                 )
     finally:
         await services.aclose()
+
+    assert response.status_code == 503
+    assert response.content == b'{"message":"The database is unavailable"}'
+    rid = response.headers["x-request-id"]
+    [record] = [r for r in caplog.records if getattr(r, "request_id", None) == rid]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith("database unavailable: ")
+    assert record.getMessage() != "database unavailable: "  # the driver's own words follow
+    assert record.exc_info is None
+
+
+async def test_an_unexpected_failure_is_a_bare_500_with_the_request_id_in_the_log(
+    settings: Settings, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(_request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    app = create_app(settings, services)
+    app.router.routes.append(Route("/broken", broken))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        with caplog.at_level(logging.ERROR, logger="subgroups.api"):
+            response = await http.get("/broken")
 
     assert response.status_code == 500
     assert response.content == b'{"message":"Internal Server Error"}'

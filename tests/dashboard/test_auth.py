@@ -14,12 +14,10 @@ from starlette.routing import Route
 from subgroups.config import Settings
 from subgroups.container import Services
 from subgroups.domain.operators import Operator
-from subgroups.web.app import create_app
 from subgroups.web.dashboard.app import CSP, dashboard_routes
 from tests.clock import SettableClock, services_at
+from tests.dashboard.helpers import PASSWORD, client_for, csrf_of, sign_in
 from tests.factories import make_group, make_workspace
-
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -33,14 +31,6 @@ async def timed_services(settings: Settings, clock: SettableClock) -> AsyncItera
         yield built
 
 
-def client_for(
-    services: Services, *, ip: str = "203.0.113.7", base_url: str = "http://testserver"
-) -> httpx.AsyncClient:
-    app = create_app(services.settings, services)
-    transport = httpx.ASGITransport(app=app, client=(ip, 50000))
-    return httpx.AsyncClient(transport=transport, base_url=base_url)
-
-
 @pytest.fixture
 async def web(timed_services: Services) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(timed_services) as http:
@@ -52,26 +42,10 @@ async def operator(timed_services: Services) -> Operator:
     return await timed_services.operators.create(email="ops@example.com", password=PASSWORD)
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found is not None, "the page has a form with a CSRF token"
-    return found.group(1)
-
-
 def cookie_flags(response: httpx.Response, name: str) -> set[str]:
     """The attributes of the Set-Cookie header for `name`, lowercased."""
     [header] = [h for h in response.headers.get_list("set-cookie") if h.startswith(f"{name}=")]
     return {part.strip().lower() for part in header.split(";")[1:]}
-
-
-async def sign_in(
-    client: httpx.AsyncClient, email: str = "ops@example.com", password: str = PASSWORD
-) -> httpx.Response:
-    page = await client.get("/dashboard/sign-in")
-    return await client.post(
-        "/dashboard/sign-in",
-        data={"csrf": csrf_of(page.text), "email": email, "password": password, "next": ""},
-    )
 
 
 async def test_a_signed_out_visitor_is_sent_to_sign_in_and_back(

@@ -6,13 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
-from subgroups.errors import SubgroupsError
 from subgroups.web.api.routes.health import healthz, readyz
 from subgroups.web.api.routes.metrics import metrics
 from subgroups.web.api.routes.read_status import get_status, get_user_status
@@ -20,12 +18,7 @@ from subgroups.web.api.routes.reference import docs_page, openapi_document
 from subgroups.web.api.routes.set_status import set_status_v1
 from subgroups.web.api.routes.set_status_v2 import set_status_v2
 from subgroups.web.dashboard.app import dashboard_mount
-from subgroups.web.errors import (
-    HttpError,
-    handle_domain_error,
-    handle_http_error,
-    handle_starlette_error,
-)
+from subgroups.web.errors import API_ERROR_HANDLERS
 from subgroups.web.middleware import RequestContext
 
 
@@ -56,11 +49,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     app = Starlette(
         routes=[*routes(), dashboard_mount(built)],
         middleware=[Middleware(RequestContext, trusted_proxies=settings.trusted_proxies)],
-        exception_handlers={
-            SubgroupsError: handle_domain_error,
-            HttpError: handle_http_error,
-            HTTPException: handle_starlette_error,
-        },
+        exception_handlers=API_ERROR_HANDLERS,
         lifespan=lifespan,
     )
     # A path with an extra trailing slash is an unknown path (§1: a JSON 404), not an empty-bodied 307.

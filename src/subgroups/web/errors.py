@@ -1,26 +1,39 @@
-"""Every error the API sends has one shape: `{"message": "..."}` with the contract's status code.
+"""What an error becomes over HTTP, decided once for both surfaces.
 
-Domain errors map to status codes here and nowhere else. Protocol-level problems that the domain
-knows nothing about (media type, body size) are `HttpError`s.
+`problem_of` gives the status code, the message and the headers of every error a request can end
+in: a domain error (`subgroups.errors`), a protocol error of the API (`HttpError`: media type, body
+size) or one of Starlette's (`HTTPException`: no such route, wrong method, the dashboard's 404s).
+Each surface only renders the problem: the JSON API as `{"message": ...}` (`json_error`), the
+dashboard as its error page with the same status. `exception_handlers(render)` installs it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ExceptionHandler
 
 from subgroups.errors import (
     AuthenticationFailed,
     Conflict,
+    DatabaseUnavailable,
     InvalidRequest,
     ItemRejected,
     NotFound,
     PermissionDenied,
     RateLimited,
+    SignInRefused,
     SubgroupsError,
 )
 from subgroups.web.responses import json_response
+
+log = logging.getLogger("subgroups.api")
 
 
 class HttpError(Exception):
@@ -30,6 +43,13 @@ class HttpError(Exception):
         self.message = message
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    status: int
+    message: str
+    headers: Mapping[str, str] | None = None
+
+
 _STATUS: dict[type[SubgroupsError], int] = {
     InvalidRequest: 400,
     AuthenticationFailed: 401,
@@ -37,42 +57,69 @@ _STATUS: dict[type[SubgroupsError], int] = {
     NotFound: 404,
     Conflict: 409,
     RateLimited: 429,
+    DatabaseUnavailable: 503,
 }
-
-_HTTP_MESSAGES = {404: "Not Found", 405: "Method Not Allowed"}
 
 
 def status_of(error: SubgroupsError) -> int:
+    if isinstance(error, SignInRefused):
+        return 401 if error.retry_after is None else 429
     for kind in type(error).__mro__:
         if kind in _STATUS:
             return _STATUS[kind]
     return 500
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return json_response({"message": message}, status, headers)
+def problem_of(exc: Exception) -> Problem:
+    if isinstance(exc, SubgroupsError):
+        return Problem(status_of(exc), _message(exc), _retry_after(exc))
+    if isinstance(exc, HttpError):
+        return Problem(exc.status, exc.message)
+    if isinstance(exc, HTTPException):
+        return Problem(exc.status_code, exc.detail, exc.headers)
+    return Problem(500, "Internal Server Error")
 
 
-def domain_error(error: SubgroupsError) -> Response:
-    message = error.message
+def _message(error: SubgroupsError) -> str:
     if isinstance(error, ItemRejected):
-        message = f"subscription_groups[{error.position}]: {message}"
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
-    return error_response(status_of(error), message, headers)
+        return f"subscription_groups[{error.position}]: {error.message}"
+    return error.message
 
 
-async def handle_domain_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SubgroupsError)
-    return domain_error(exc)
+def _retry_after(error: SubgroupsError) -> dict[str, str] | None:
+    if isinstance(error, RateLimited | SignInRefused) and error.retry_after is not None:
+        return {"Retry-After": str(error.retry_after)}
+    return None
 
 
-async def handle_http_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HttpError)
-    return error_response(exc.status, exc.message)
+Render = Callable[[Request, Problem], Response]
 
 
-async def handle_starlette_error(_request: Request, exc: Exception) -> Response:
-    """Starlette's own 404/405 (no route, wrong method), in our shape."""
-    assert isinstance(exc, HTTPException)
-    message = _HTTP_MESSAGES.get(exc.status_code, exc.detail)
-    return error_response(exc.status_code, message, dict(exc.headers or {}))
+def exception_handlers(render: Render) -> dict[Any, ExceptionHandler]:
+    """Starlette's `exception_handlers` for a surface that shows a problem with `render`."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, DatabaseUnavailable):
+            # The driver's words are for operators only; the traceback would add nothing to them.
+            state = request.scope.get("state", {})
+            log.error("database unavailable: %s", exc.detail, extra=_request_fields(state))
+        return render(request, problem_of(exc))
+
+    return {SubgroupsError: handle, HttpError: handle, HTTPException: handle}
+
+
+def _request_fields(state: Mapping[str, Any]) -> dict[str, Any]:
+    key = state.get("api_key")
+    return {
+        "request_id": state.get("request_id"),
+        "workspace_id": key.workspace_id if key is not None else None,
+        "key_id": key.id if key is not None else None,
+    }
+
+
+def json_error(_request: Request, problem: Problem) -> Response:
+    """The API's rendering: `{"message": ...}` with the problem's status and headers."""
+    return json_response({"message": problem.message}, problem.status, problem.headers)
+
+
+API_ERROR_HANDLERS = exception_handlers(json_error)

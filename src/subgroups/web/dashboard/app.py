@@ -1,7 +1,8 @@
 """The dashboard: a small Starlette app of its own, mounted at /dashboard.
 
-Being its own app gives it its own error pages (HTML, not the API's JSON) and its own response
-headers, including a Content-Security-Policy that lets pages load only what this server serves.
+Being its own app gives it its own rendering of errors (an HTML page, with the status that
+`web/errors.py` decides for both surfaces) and its own response headers, including a
+Content-Security-Policy that lets pages load only what this server serves.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from typing import Final
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,9 +18,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from subgroups.container import Services
-from subgroups.errors import NotFound, SubgroupsError
 from subgroups.web.dashboard import auth, groups, keys, profiles
 from subgroups.web.dashboard.render import STATIC, render
+from subgroups.web.errors import Problem, exception_handlers
 
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -62,25 +62,31 @@ class DashboardHeaders:
 
 _TITLES: Final = {
     400: "That did not work",
+    401: "Not signed in",
     403: "Not allowed",
     404: "Not found",
     405: "Not allowed",
+    409: "That clashes with what exists",
     413: "Too large",
+    429: "Too many attempts",
+    503: "Unavailable for now",
 }
 
 
-async def error_page(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, HTTPException):
-        status, message = exc.status_code, exc.detail
-    elif isinstance(exc, NotFound):
-        status, message = 404, exc.message
-    else:
-        assert isinstance(exc, SubgroupsError)
-        status, message = 400, exc.message
-    if status == 404 and message == "Not Found":
+def error_page(request: Request, problem: Problem) -> Response:
+    """The dashboard's rendering of a problem: its status, with a page a person can read."""
+    message = problem.message
+    if problem.status == 404 and message == "Not Found":
         message = "There is no page at this address."
-    title = _TITLES.get(status, "Something went wrong")
-    return render(request, "error.html", status, title=title, message=message, session=None)
+    title = _TITLES.get(problem.status, "Something went wrong")
+    response = render(
+        request, "error.html", problem.status, title=title, message=message, session=None
+    )
+    response.headers.update(problem.headers or {})
+    return response
+
+
+ERROR_HANDLERS: Final = exception_handlers(error_page)
 
 
 def dashboard_routes() -> list[BaseRoute]:
@@ -128,7 +134,7 @@ def create_dashboard(services: Services) -> Starlette:
     app = Starlette(
         routes=dashboard_routes(),
         middleware=[Middleware(DashboardHeaders)],
-        exception_handlers={HTTPException: error_page, SubgroupsError: error_page},
+        exception_handlers=ERROR_HANDLERS,
     )
     app.state.services = services
     return app

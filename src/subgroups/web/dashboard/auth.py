@@ -26,6 +26,7 @@ from subgroups.web.dashboard.web import (
     signed_in,
     url,
 )
+from subgroups.web.errors import problem_of
 
 SIGN_IN_COOKIE: Final = "subgroups_sign_in"
 
@@ -95,10 +96,9 @@ async def sign_in(request: Request) -> Response:
 
 
 def _refused(request: Request, refused: SignInRefused, *, email: str, next: str | None) -> Response:
-    if refused.retry_after is None:
-        return _form(request, 401, email=email, error=refused.message, next=next)
-    response = _form(request, 429, email=email, error=refused.message, next=next)
-    response.headers["Retry-After"] = str(refused.retry_after)
+    problem = problem_of(refused)
+    response = _form(request, problem.status, email=email, error=problem.message, next=next)
+    response.headers.update(problem.headers or {})
     return response
 
 

@@ -1,4 +1,8 @@
-"""The Subscription Groups page and a group's own page."""
+"""The Subscription Groups page and a group's own page.
+
+A form refused for what was typed in it (a taken name, an empty one) comes back with the typed
+values, the reason, and the status of the error; it is not redirected, so nothing typed is lost.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from subgroups.domain.models import ApiKey
-from subgroups.errors import Conflict, InvalidRequest, NotFound
+from subgroups.errors import Conflict, InvalidRequest, NotFound, SubgroupsError
 from subgroups.services.reports import SERIES_DAYS
 from subgroups.web.dashboard.web import Context, redirect, signed_in, url, with_notice
+from subgroups.web.errors import status_of
 
 
 def key_labels(keys: list[ApiKey]) -> dict[int, str]:
@@ -17,23 +22,29 @@ def key_labels(keys: list[ApiKey]) -> dict[int, str]:
     return {k.id: f"{k.name or 'key'} ({k.prefix}…)" for k in keys}
 
 
-@signed_in
-async def list_groups(ctx: Context) -> Response:
+async def _groups_page(ctx: Context, *, error: SubgroupsError | None = None) -> Response:
     workspace, workspaces = await ctx.workspace()
     summaries = await ctx.services.reports.summaries(workspace_id=workspace.id)
     return ctx.page(
         "groups.html",
+        status=status_of(error) if error else 200,
         workspace=workspace,
         workspaces=workspaces,
         summaries=summaries,
+        error=error.message if error else None,
+        form=ctx.form,
         section="groups",
     )
 
 
 @signed_in
+async def list_groups(ctx: Context) -> Response:
+    return await _groups_page(ctx)
+
+
+@signed_in
 async def create_group(ctx: Context) -> Response:
     workspace, _ = await ctx.workspace()
-    back = redirect(url(ctx.request, "groups", workspace_id=workspace.id))
     try:
         group = await ctx.services.groups.create(
             workspace_id=workspace.id,
@@ -42,17 +53,15 @@ async def create_group(ctx: Context) -> Response:
             description=ctx.field("description") or None,
         )
     except (InvalidRequest, Conflict) as error:
-        return with_notice(back, ctx.request, error.message, error=True)
+        return await _groups_page(ctx, error=error)
+    back = redirect(url(ctx.request, "groups", workspace_id=workspace.id))
     return with_notice(back, ctx.request, f"Created the {group.channel} group “{group.name}”.")
 
 
-@signed_in
-async def show_group(ctx: Context) -> Response:
+async def _group_page(
+    ctx: Context, *, days: int = SERIES_DAYS[0], error: SubgroupsError | None = None
+) -> Response:
     workspace, workspaces = await ctx.workspace()
-    raw_days = ctx.request.query_params.get("days", str(SERIES_DAYS[0]))
-    days = int(raw_days) if raw_days.isdigit() else 0
-    if days not in SERIES_DAYS:
-        raise HTTPException(400, f"days is one of {', '.join(map(str, SERIES_DAYS))}")
     try:
         report = await ctx.services.reports.group_report(
             workspace_id=workspace.id, group_id=ctx.request.path_params["group_id"], days=days
@@ -67,6 +76,7 @@ async def show_group(ctx: Context) -> Response:
     }
     return ctx.page(
         "group.html",
+        status=status_of(error) if error else 200,
         workspace=workspace,
         workspaces=workspaces,
         report=report,
@@ -75,15 +85,25 @@ async def show_group(ctx: Context) -> Response:
         day_choices=SERIES_DAYS,
         # JSON inside <script type="application/json">: escape "<" so no "</script>" can close it.
         chart_json=orjson.dumps(chart).decode().replace("<", "\\u003c"),
+        error=error.message if error else None,
+        form=ctx.form,
         section="groups",
     )
+
+
+@signed_in
+async def show_group(ctx: Context) -> Response:
+    raw_days = ctx.request.query_params.get("days", str(SERIES_DAYS[0]))
+    days = int(raw_days) if raw_days.isdigit() else 0
+    if days not in SERIES_DAYS:
+        raise HTTPException(400, f"days is one of {', '.join(map(str, SERIES_DAYS))}")
+    return await _group_page(ctx, days=days)
 
 
 @signed_in
 async def edit_group(ctx: Context) -> Response:
     workspace, _ = await ctx.workspace()
     group_id = ctx.request.path_params["group_id"]
-    back = redirect(url(ctx.request, "group", workspace_id=workspace.id, group_id=group_id))
     try:
         group = await ctx.services.groups.update(
             workspace_id=workspace.id,
@@ -92,7 +112,8 @@ async def edit_group(ctx: Context) -> Response:
             description=ctx.field("description"),
         )
     except (InvalidRequest, Conflict) as error:
-        return with_notice(back, ctx.request, error.message, error=True)
+        return await _group_page(ctx, error=error)
+    back = redirect(url(ctx.request, "group", workspace_id=workspace.id, group_id=group_id))
     return with_notice(back, ctx.request, f"Saved “{group.name}”.")
 
 

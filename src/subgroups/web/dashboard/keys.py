@@ -6,24 +6,25 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from subgroups.domain.models import NewApiKey, Permission
-from subgroups.errors import InvalidRequest
+from subgroups.errors import InvalidRequest, SubgroupsError
 from subgroups.web.dashboard.web import Context, redirect, signed_in, url, with_notice
+from subgroups.web.errors import status_of
 
 
 async def _page(
-    ctx: Context, *, created: NewApiKey | None = None, error: str | None = None
+    ctx: Context, *, created: NewApiKey | None = None, error: SubgroupsError | None = None
 ) -> Response:
     workspace, workspaces = await ctx.workspace()
     keys = await ctx.services.keys.list(workspace_id=workspace.id)
     return ctx.page(
         "keys.html",
-        status=400 if error else 200,
+        status=status_of(error) if error else 200,
         workspace=workspace,
         workspaces=workspaces,
         keys=sorted(keys, key=lambda k: (k.revoked_at is not None, -k.id)),
         permissions=[p.value for p in Permission],
         created=created,
-        error=error,
+        error=error.message if error else None,
         form=ctx.form,
         section="keys",
     )
@@ -39,7 +40,7 @@ async def create_key(ctx: Context) -> Response:
     workspace, _ = await ctx.workspace()
     chosen = [p.value for p in Permission if ctx.form.get(f"permission:{p.value}") == "on"]
     if not chosen:
-        return await _page(ctx, error="Choose at least one permission.")
+        return await _page(ctx, error=InvalidRequest("Choose at least one permission."))
     allowed = [ip for ip in ctx.field("allowed_ips").replace(",", " ").split() if ip]
     try:
         created = await ctx.services.keys.create(
@@ -49,7 +50,7 @@ async def create_key(ctx: Context) -> Response:
             allowed_ips=allowed,
         )
     except InvalidRequest as error:
-        return await _page(ctx, error=error.message)
+        return await _page(ctx, error=error)
     # Rendered, not redirected: the secret exists only in this response.
     return await _page(ctx, created=created)
 

@@ -14,6 +14,7 @@ from subgroups.services.ports import IdentifierKind
 from subgroups.web.client import client_ip, request_id
 from subgroups.web.dashboard.groups import key_labels
 from subgroups.web.dashboard.web import Context, redirect, signed_in, url, with_notice
+from subgroups.web.errors import status_of
 
 KINDS: Final[tuple[IdentifierKind, ...]] = get_args(IdentifierKind)
 KIND_LABELS: Final = {"external_id": "External id", "email": "Email", "phone": "Phone"}
@@ -34,14 +35,14 @@ async def look_up(ctx: Context) -> Response:
     query = params.get("q", "").strip()
     found: list[ProfileView] = []
     history: dict[int, list[StateChange]] = {}
-    error = None
+    error: InvalidRequest | None = None
     if query:
         try:
             found = await ctx.services.subscriptions.profiles(
                 workspace_id=workspace.id, kind=kind, value=query
             )
         except InvalidRequest as invalid:
-            error = invalid.message
+            error = invalid
         changes = await ctx.services.reports.profile_changes(
             workspace_id=workspace.id, profile_ids=[p.id for p in found]
         )
@@ -51,12 +52,13 @@ async def look_up(ctx: Context) -> Response:
     keys = await ctx.services.keys.list(workspace_id=workspace.id) if history else []
     return ctx.page(
         "profiles.html",
+        status=status_of(error) if error else 200,
         workspace=workspace,
         workspaces=workspaces,
         kinds=KIND_LABELS,
         kind=kind,
         query=query,
-        error=error,
+        error=error.message if error else None,
         profiles=found,
         history=history,
         groups=groups,

@@ -6,12 +6,12 @@ does not exist (404), like any unknown path.
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from subgroups.container import Services
 from subgroups.web.client import client_ip, in_networks, parse_address
-from subgroups.web.errors import error_response
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -21,5 +21,5 @@ async def metrics(request: Request) -> Response:
     host = client_ip(request)
     address = parse_address(host) if host is not None else None
     if address is None or not in_networks(address, services.settings.metrics_allowed):
-        return error_response(404, "Not Found")
+        raise HTTPException(404)
     return Response(services.metrics.render(), media_type=PROMETHEUS_TEXT)
