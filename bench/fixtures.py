@@ -127,8 +127,7 @@ class Fixture:
                 )
             # Fresh statistics, as a database in service has: the planner then looks profiles
             # up by their unique index instead of scanning the workspace.
-            async with services.db.transaction() as conn:
-                await conn.execute(text("ANALYZE"))
+            await services.db.write(lambda conn: conn.execute(text("ANALYZE")))
 
         self._run(action)
 
@@ -159,11 +158,9 @@ class Fixture:
         """
 
         async def action(services: Services) -> tuple[int, int]:
+            # Both reads from one snapshot, or a commit landing between them would look like a
+            # history that ends in the wrong state.
             async with services.db.snapshot() as conn:
-                if services.db.dialect == "postgresql":
-                    # Both reads from one snapshot, or a commit landing between them would look
-                    # like a history that ends in the wrong state.
-                    await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
                 changes = await conn.execute(
                     text(
                         "SELECT profile_id, old_state, new_state FROM state_changes"

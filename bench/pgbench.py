@@ -1,6 +1,6 @@
 """The database's own ceiling: pgbench running the statement one 50-id request needs.
 
-The script is built from the very statement the service sends (storage/write_postgres.py), with
+The script is built from the very statement the service sends (storage/postgres_subscriptions.py), with
 its parameters filled in by pgbench: the same 50 consecutive external ids per transaction, walking
 the same pool, flipping the state on each pass. pgbench sends it prepared, over the same number of
 connections, in autocommit: what the service does, minus Python and HTTP.
@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 from bench.load import LoadResult, Mix
-from subgroups.storage.write_postgres import _statement
+from subgroups.storage.change_records import PER_REQUEST
+from subgroups.storage.postgres_subscriptions import FIRST_SHARED_PARAMETER, statement
 
 
 def pgbench_path() -> str:
@@ -33,6 +34,18 @@ def script(*, workspace_id: int, group_pk: int, group_id: str, mix: Mix, api_key
     state = "CASE WHEN :pass % 2 = 0 THEN 'subscribed' ELSE 'unsubscribed' END"
     flipped = "CASE WHEN :pass % 2 = 0 THEN 'unsubscribed' ELSE 'subscribed' END"
     ids = f"ARRAY(SELECT '{mix.prefix}' || n FROM generate_series(:batch * 50, :batch * 50 + 49) n)"
+    record = {
+        "workspace_id": str(workspace_id),
+        "subscription_group_id": f"'{group_id}'",
+        "channel": "'email'",
+        "new_state": state,
+        "occurred_at": "now()",
+        "source": "'REST API'",
+        "api_key_id": str(api_key_id),
+        "request_id": "'pgbench'",
+        "client_ip": "'127.0.0.1'",
+        "operator": "NULL",
+    }
     values = {
         1: str(workspace_id),
         2: str(group_pk),
@@ -40,17 +53,10 @@ def script(*, workspace_id: int, group_pk: int, group_id: str, mix: Mix, api_key
         4: "NULL",
         5: "(:pass % 2 = 0)",
         6: "now()",
-        7: f"'{group_id}'",
-        8: "'email'",
-        9: state,
-        10: flipped,
-        11: "'REST API'",
-        12: str(api_key_id),
-        13: "'pgbench'",
-        14: "'127.0.0.1'",
-        15: "NULL",
+        7: flipped,
+        **{FIRST_SHARED_PARAMETER + i: record[c] for i, c in enumerate(PER_REQUEST)},
     }
-    sql = re.sub(r"\$(\d+)", lambda m: values[int(m.group(1))], _statement("external_id", "email"))
+    sql = re.sub(r"\$(\d+)", lambda m: values[int(m.group(1))], statement("external_id", "email"))
     return "\n".join(
         [
             # A sequence number per transaction, unique across clients: batch and pass follow.

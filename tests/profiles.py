@@ -28,7 +28,6 @@ async def insert_profile(
         "phone": phone,
         "created_at": datetime.now(UTC),
     }
-    async with services.db.transaction() as conn:
-        result = await conn.execute(profiles.insert().values(row).returning(profiles.c.id))
-        profile_id: int = result.scalar_one()
+    insert = profiles.insert().values(row).returning(profiles.c.id)
+    profile_id: int = await services.db.write(lambda conn: conn.execute(insert).scalar_one())
     return profile_id

@@ -11,21 +11,24 @@ from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
 from subgroups.services.metrics import Metrics
 from subgroups.services.operators import OperatorService
-from subgroups.services.ports import Clock, SystemClock
+from subgroups.services.ports import Clock, StatusReader, SubscriptionStore, SystemClock
 from subgroups.services.ratelimits import Pool, RateLimitService
 from subgroups.services.reports import ReportService
 from subgroups.services.status import StatusService
 from subgroups.services.subscriptions import SubscriptionService
 from subgroups.services.workspaces import WorkspaceService
 from subgroups.storage.counters import CounterStores
-from subgroups.storage.engine import Database
+from subgroups.storage.engine import Database, dialect_of
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.migrate import is_current
 from subgroups.storage.operators import SqlOperatorStore
-from subgroups.storage.reads import SqlStatusReader
+from subgroups.storage.postgres_database import PostgresDatabase
+from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
+from subgroups.storage.reads import PostgresStatusReader, SqliteStatusReader
 from subgroups.storage.reports import SqlReportStore
-from subgroups.storage.subscriptions import SqlSubscriptionStore
+from subgroups.storage.sqlite_database import SqliteDatabase
+from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
 
 
@@ -53,13 +56,22 @@ class Services:
         await self.db.dispose()
 
 
+def open_backend(settings: Settings) -> tuple[Database, SubscriptionStore, StatusReader]:
+    """The database and the stores whose SQL is the backend's own: the one place that chooses."""
+    if dialect_of(settings.database_url) == "sqlite":
+        sqlite = SqliteDatabase(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            synchronous=settings.sqlite_synchronous,
+        )
+        return sqlite, SqliteSubscriptionStore(sqlite), SqliteStatusReader(sqlite)
+    postgres = PostgresDatabase(settings.database_url, pool_size=settings.db_pool_size)
+    return postgres, PostgresSubscriptionStore(postgres), PostgresStatusReader(postgres)
+
+
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    db = Database(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        sqlite_synchronous=settings.sqlite_synchronous,
-    )
+    db, subscription_store, status_reader = open_backend(settings)
     workspaces = SqlWorkspaceStore(db)
     groups = CachedGroupStore(SqlGroupStore(db), seconds=settings.group_cache_seconds)
     metrics = Metrics()
@@ -76,10 +88,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             touch_seconds=settings.key_touch_seconds,
         ),
         groups=GroupService(groups=groups, workspaces=workspaces, clock=clock),
-        subscriptions=SubscriptionService(
-            groups=groups, store=SqlSubscriptionStore(db), clock=clock
-        ),
-        status=StatusService(groups=groups, reader=SqlStatusReader(db)),
+        subscriptions=SubscriptionService(groups=groups, store=subscription_store, clock=clock),
+        status=StatusService(groups=groups, reader=status_reader),
         operators=OperatorService(
             operators=SqlOperatorStore(db),
             clock=clock,

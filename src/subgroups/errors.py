@@ -9,7 +9,9 @@
      ├── SignInRefused         a dashboard sign-in with a wrong email or password, or while locked out
      ├── NotFound              an admin referred to something that does not exist
      ├── Conflict              an admin tried to create a duplicate
-     └── SchemaNotCurrent      the database needs `subgroups db upgrade`
+     ├── SchemaNotCurrent      the database needs `subgroups db upgrade`
+     └── DatabaseUnavailable   the database cannot be reached or opened (HTTP 503); raised by
+                               storage in place of the driver's own exceptions
 
 `message` is the exact text a client receives; the contract fixes most of them.
 """
@@ -69,3 +71,14 @@ class Conflict(SubgroupsError):
 
 class SchemaNotCurrent(SubgroupsError):
     pass
+
+
+class DatabaseUnavailable(SubgroupsError):
+    """The database could not be reached, opened or used; `detail` is the driver's own words.
+
+    `message` says nothing about the database (it may reach a client); `detail` is for operators.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("The database is unavailable")
+        self.detail = detail

@@ -6,12 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from subgroups.container import Services
 from tests.api.helpers import set_state
 from tests.factories import Tenant, make_group, make_key
 from tests.profiles import insert_profile
+from tests.writer import writes_held
 
 PATH = "/subscription/status/get"
 EMAIL_AND_PHONE = "Either an email address or a phone number should be provided, but not both."
@@ -394,9 +394,7 @@ async def test_a_read_does_not_wait_for_an_open_write(
     """
     await set_state(client, tenant, tenant.email_group, "subscribed", external_id="u1")
 
-    async with services.db.transaction() as conn:
-        if backend == "postgresql":
-            await conn.execute(text("SELECT id FROM profiles FOR UPDATE"))
+    async with writes_held(services.db):
         response = await get(
             client, tenant, f"subscription_group_id={tenant.email_group.id}&external_id=u1"
         )

@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from subgroups.config import Settings
-from subgroups.container import Services
+from subgroups.container import Services, open_backend
 from subgroups.errors import AuthenticationFailed, Conflict, NotFound
 from subgroups.services.keys import KeyService
-from subgroups.storage.engine import Database
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.tables import api_keys
 from subgroups.storage.workspaces import SqlWorkspaceStore
@@ -125,7 +124,7 @@ async def test_a_grace_period_keeps_the_old_key_working_until_it_ends(
 
 
 async def test_a_grace_period_ends_on_time_even_for_a_remembered_key(database_url: str) -> None:
-    db = Database(database_url)
+    db, _, _ = open_backend(Settings(database_url=database_url))
     clock = SettableClock()
     workspaces = SqlWorkspaceStore(db)
     keys = KeyService(keys=SqlKeyStore(db), workspaces=workspaces, clock=clock, cache_seconds=3600)

@@ -17,7 +17,7 @@ from sqlalchemy import and_, select
 
 from subgroups.container import Services
 from subgroups.domain.models import Actor, Group, Source, State
-from subgroups.domain.subscriptions import Assignment, GroupRequest
+from subgroups.domain.subscriptions import Assignment, GroupRequest, assignment
 from subgroups.errors import InvalidRequest
 from subgroups.storage.tables import profiles, state_changes
 from tests.factories import make_group, make_workspace
@@ -168,8 +168,8 @@ async def test_several_groups_in_one_transaction_in_any_order_do_not_deadlock(
         assert await history_problems(services, workspace.id, group.id) == []
 
 
-def assignment(group: Group, state: State, *external_ids: str) -> Assignment:
-    return Assignment(group, state, external_ids, ())
+def by_external_ids(group: Group, state: State, *external_ids: str) -> Assignment:
+    return assignment(group, state, external_ids=external_ids)
 
 
 @pytest.mark.parametrize("together", [False, True])
@@ -189,11 +189,12 @@ async def test_a_group_archived_meanwhile_rejects_only_its_own_request(
 
     if together:
         outcomes = await asyncio.gather(
-            apply(assignment(live, State.SUBSCRIBED, "a")),
+            apply(by_external_ids(live, State.SUBSCRIBED, "a")),
             apply(
-                assignment(live, State.SUBSCRIBED, "b"), assignment(stale, State.SUBSCRIBED, "c")
+                by_external_ids(live, State.SUBSCRIBED, "b"),
+                by_external_ids(stale, State.SUBSCRIBED, "c"),
             ),
-            apply(assignment(live, State.SUBSCRIBED, "d")),
+            apply(by_external_ids(live, State.SUBSCRIBED, "d")),
             return_exceptions=True,
         )
         assert outcomes[0] == []
@@ -201,7 +202,7 @@ async def test_a_group_archived_meanwhile_rejects_only_its_own_request(
         assert isinstance(outcomes[1], InvalidRequest)
     else:
         with pytest.raises(InvalidRequest, match="is archived"):
-            await apply(assignment(stale, State.SUBSCRIBED, "c"))
+            await apply(by_external_ids(stale, State.SUBSCRIBED, "c"))
 
     counts = await row_counts(services)
     written = 2 if together else 0

@@ -18,6 +18,8 @@ from subgroups.domain.models import Actor, Source
 from subgroups.domain.reads import IdentifierKind, Identifiers
 from subgroups.domain.subscriptions import GroupRequest
 from subgroups.storage import status_lookup
+from subgroups.storage.postgres_database import PostgresDatabase
+from subgroups.storage.sqlite_database import SqliteDatabase
 from tests.factories import make_group, make_workspace
 
 API = Actor(Source.REST_API, api_key_id=None, request_id="r1", client_ip="192.0.2.1")
@@ -35,15 +37,13 @@ async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_t
     ids = [f"member-{n}" for n in range(MEMBERS)]
     await _subscribe(services, workspace.id, older.id, ids)
     db = services.db
-    async with db.transaction() as conn:
-        # Statistics taken now describe a table of states, none of them in `group`.
-        await conn.exec_driver_sql("ANALYZE")
+    # Statistics taken now describe a table of states, none of them in `group`.
+    await db.write(lambda conn: conn.exec_driver_sql("ANALYZE"))
     await _subscribe(services, workspace.id, group.id, ids)
     asked = ids[:50]
 
-    readers = db.sqlite_readers
-    if readers is None:
-        async with db.raw_postgres() as pg:
+    if isinstance(db, PostgresDatabase):
+        async with db.raw() as pg:
             explained = await pg.fetch(
                 "EXPLAIN " + status_lookup.POSTGRES["external_id"], workspace.id, group.pk, asked
             )
@@ -63,7 +63,8 @@ async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_t
                 "EXPLAIN QUERY PLAN " + status_lookup.SQLITE["external_id"], params
             ).fetchall()
 
-        plan = "\n".join(row[3] for row in await readers.run(explain))
+        assert isinstance(db, SqliteDatabase)
+        plan = "\n".join(row[3] for row in await db.readers.run(explain))
         primary_key = "sqlite_autoindex_subscription_states_1"
         both_columns = f"{primary_key} (profile_id=? AND group_pk=?)" in plan
     found = await services.status.statuses(
@@ -100,7 +101,8 @@ async def test_the_profile_lookup_reads_ids_from_the_index_alone(
     ids = [f"member-{n}" for n in range(MEMBERS)]
     await _subscribe(services, workspace.id, group.id, ids)
     values = {"external_id": ids[:3], "email": ["a@example.com"], "phone": ["+14155552671"]}
-    async with services.db.raw_postgres() as pg:
+    assert isinstance(services.db, PostgresDatabase)
+    async with services.db.raw() as pg:
         await pg.execute("VACUUM (ANALYZE) profiles")  # sets the visibility map, as autovacuum does
         explained = await pg.fetch(
             "EXPLAIN (ANALYZE, COSTS OFF) " + status_lookup.POSTGRES[kind],

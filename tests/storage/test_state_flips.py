@@ -15,6 +15,7 @@ from sqlalchemy import inspect
 from subgroups.container import Services
 from subgroups.domain.models import Actor, Source
 from subgroups.domain.subscriptions import GroupRequest
+from subgroups.storage.postgres_database import PostgresDatabase
 from tests.factories import make_group, make_workspace
 
 API = Actor(Source.REST_API, api_key_id=None, request_id="r1", client_ip="192.0.2.1")
@@ -37,11 +38,12 @@ async def test_a_flip_is_a_heap_only_update_on_postgresql(services: Services) ->
     request = GroupRequest(group.id, "subscribed", external_id=ids)
     await services.subscriptions.set_state(workspace_id=workspace.id, request=request, actor=API)
 
-    async with services.db.raw_postgres() as pg, pg.transaction():
+    assert isinstance(services.db, PostgresDatabase)
+    async with services.db.raw() as pg, pg.transaction():
         fillfactor = await pg.fetchval(
             "SELECT reloptions FROM pg_class WHERE relname = 'subscription_states'"
         )
-        # The columns the set path's upsert writes on a flip (storage/write_postgres.py).
+        # The columns the set path's upsert writes on a flip (storage/postgres_subscriptions.py).
         await pg.execute(
             "UPDATE subscription_states SET subscribed = NOT subscribed, updated_at = now()"
             " WHERE group_pk = $1",

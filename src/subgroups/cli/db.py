@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from subgroups.cli.runner import common, emit, run, settings_for, unreachable
 from subgroups.container import Services
+from subgroups.errors import DatabaseUnavailable
 from subgroups.storage.migrate import current_revision, head_revision, upgrade
 
 
@@ -22,7 +22,7 @@ def db_upgrade(database_url: str | None, as_json: bool) -> None:
     settings = settings_for(database_url)
     try:
         upgrade(settings.database_url)
-    except (OSError, DBAPIError) as error:
+    except DatabaseUnavailable as error:
         unreachable(error, as_json=as_json)
     head = head_revision()
     emit({"revision": head}, f"database is at revision {head}", as_json=as_json)

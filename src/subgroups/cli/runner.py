@@ -10,11 +10,10 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 import orjson
-from sqlalchemy.exc import DBAPIError
 
 from subgroups.config import Settings, SettingsError
 from subgroups.container import Services, build_services
-from subgroups.errors import SchemaNotCurrent, SubgroupsError
+from subgroups.errors import DatabaseUnavailable, SchemaNotCurrent, SubgroupsError
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,13 +84,12 @@ def run(
 
     try:
         return asyncio.run(_go())
+    except DatabaseUnavailable as error:
+        unreachable(error, as_json=as_json)
     except SubgroupsError as error:
         fail(error.message, as_json=as_json)
-    except (OSError, DBAPIError) as error:
-        unreachable(error, as_json=as_json)
 
 
-def unreachable(error: OSError | DBAPIError, *, as_json: bool) -> NoReturn:
+def unreachable(error: DatabaseUnavailable, *, as_json: bool) -> NoReturn:
     """A database that cannot be opened (no such file, server or database) is a message, not a trace."""
-    detail = error.orig if isinstance(error, DBAPIError) else error
-    fail(f"cannot reach the database: {detail}", as_json=as_json)
+    fail(f"cannot reach the database: {error.detail}", as_json=as_json)

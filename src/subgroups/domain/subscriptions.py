@@ -6,12 +6,12 @@ against its group, in the contract's order, and returns what to apply.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from subgroups.domain.identifiers import parse_emails, parse_external_ids, parse_phones
-from subgroups.domain.models import Group, State
+from subgroups.domain.models import Channel, Group, State
 from subgroups.errors import InvalidRequest
 
 EMAIL_AND_PHONE: Final = (
@@ -19,6 +19,7 @@ EMAIL_AND_PHONE: Final = (
 )
 INVALID_GROUP: Final = "Invalid subscription group ID"
 _STATES: Final = {s.value: s for s in State}
+ContactColumn = Literal["email", "phone"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +38,119 @@ class GroupRequest:
     phone_field: str = "phone"
 
 
+Selector = Literal["external_id", "contact", "profile_id"]
+
+
 @dataclass(frozen=True, slots=True)
 class Assignment:
     """A checked group object: give `state` in `group` to the profiles these identifiers select.
 
-    `contacts` are emails for an email group and phones for an SMS group, normalised.
-    `profile_ids`, when given, select exactly those profiles instead (the dashboard's way).
+    Everything here depends on the request alone, so both storage backends execute the same
+    decisions; what depends on stored rows (which profiles exist, the contact a profile already
+    has) is left to the write path, with `contact_conflict_note` for its wording. Build one with
+    `assignment()`.
+
+    - `selector`: which identifiers select the profiles. Profile ids (the dashboard's way) select
+      exactly those profiles and create none; else external ids, when sent, select (and create)
+      profiles by external id, and the contacts only annotate them; else the contacts select (and
+      create) profiles by email or phone.
+    - `contacts` are emails for an email group and phones for an SMS group, normalised.
+    - `contact_to_record`: with exactly one external id and one contact, that contact is stored on
+      the profile, but only if the profile has none of that kind yet (a stored contact is never
+      overwritten: `contact_conflict_note` says so instead). None otherwise.
+    - `notes`: the non-fatal notes the request earns whatever is stored.
     """
 
     group: Group
     state: State
+    selector: Selector
     external_ids: tuple[str, ...]
     contacts: tuple[str, ...]
-    profile_ids: tuple[int, ...] = ()
+    profile_ids: tuple[int, ...]
+    contact_to_record: str | None
+    notes: tuple[str, ...]
+
+    @property
+    def contact_column(self) -> ContactColumn:
+        """The profile column the group's channel reaches people at."""
+        return contact_column(self.group.channel)
+
+    @property
+    def subscribed(self) -> bool:
+        return self.state is State.SUBSCRIBED
+
+    @property
+    def selected_by(self) -> tuple[str, ...] | tuple[int, ...]:
+        """The values of the selecting identifiers."""
+        if self.selector == "profile_id":
+            return self.profile_ids
+        return self.external_ids if self.selector == "external_id" else self.contacts
+
+    @property
+    def creates_by_contact(self) -> bool:
+        """Whether profiles may be created or changed by email/phone, which no unique key guards."""
+        return bool(self.contacts) and self.selector != "profile_id"
+
+
+def assignment(
+    group: Group,
+    state: State,
+    *,
+    external_ids: Sequence[str] = (),
+    contacts: Sequence[str] = (),
+    profile_ids: Sequence[int] = (),
+) -> Assignment:
+    """The assignment of `state` in `group` to the profiles these identifiers select."""
+    selector: Selector = (
+        "profile_id" if profile_ids else "external_id" if external_ids else "contact"
+    )
+    single = len(external_ids) == 1 and len(contacts) == 1 and selector == "external_id"
+    notes: tuple[str, ...] = ()
+    if selector == "external_id" and contacts and not single:
+        notes = (_ignored_contacts_note(group.channel),)
+    return Assignment(
+        group=group,
+        state=state,
+        selector=selector,
+        external_ids=tuple(external_ids),
+        contacts=tuple(contacts),
+        profile_ids=tuple(profile_ids),
+        contact_to_record=contacts[0] if single else None,
+        notes=notes,
+    )
+
+
+def contact_column(channel: Channel) -> ContactColumn:
+    return "email" if channel == "email" else "phone"
+
+
+def contact_conflict_note(a: Assignment, stored: str | None) -> list[str]:
+    """The note for a profile that already has another email (phone) than the one to record."""
+    sent = a.contact_to_record
+    if sent is None or stored is None or stored == sent:
+        return []
+    return [
+        f"external_id '{a.external_ids[0]}' already has a different {a.contact_column};"
+        f" '{sent}' was not recorded"
+    ]
+
+
+def _ignored_contacts_note(channel: Channel) -> str:
+    field = contact_column(channel)
+    return (
+        f"{field} was ignored: it is recorded only when exactly one external_id and one"
+        f" {field} are sent"
+    )
+
+
+def archived_message(group_id: str) -> str:
+    return f"Subscription group '{group_id}' is archived and cannot be changed"
+
+
+def check_active(group: Group) -> None:
+    """Raises InvalidRequest if the group is archived."""
+    if group.archived_at is not None:
+        raise InvalidRequest(archived_message(group.id))
 
 
 def requested_group_id(request: GroupRequest) -> str | None:
@@ -65,8 +166,7 @@ def plan(request: GroupRequest, groups: Mapping[str, Group]) -> Assignment:
     group = groups.get(group_id)
     if group is None:
         raise InvalidRequest(INVALID_GROUP)
-    if group.archived_at is not None:
-        raise InvalidRequest(f"Subscription group '{group_id}' is archived and cannot be changed")
+    check_active(group)
     check_identifier_kinds(
         group,
         has_external_id=request.external_id is not None,
@@ -79,7 +179,7 @@ def plan(request: GroupRequest, groups: Mapping[str, Group]) -> Assignment:
         if group.channel == "email"
         else parse_phones(request.phone, request.phone_field)
     ) or []
-    return Assignment(group, state, tuple(external_ids), tuple(contacts))
+    return assignment(group, state, external_ids=external_ids, contacts=contacts)
 
 
 def check_identifier_kinds(

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 
 from subgroups.domain.identifiers import normalise_email, normalise_external_id, normalise_phone
 from subgroups.domain.models import Actor, ProfileView, State, StateChange
-from subgroups.domain.subscriptions import Assignment, GroupRequest, plan, requested_group_id
+from subgroups.domain.subscriptions import (
+    INVALID_GROUP,
+    GroupRequest,
+    assignment,
+    check_active,
+    plan,
+    requested_group_id,
+)
 from subgroups.errors import InvalidRequest, ItemRejected
 from subgroups.services.ports import Clock, GroupStore, IdentifierKind, SubscriptionStore
 
@@ -61,14 +68,11 @@ class SubscriptionService:
         """
         group = (await self._groups.find(workspace_id, [group_id])).get(group_id)
         if group is None:
-            raise InvalidRequest("Invalid subscription group ID")
-        if group.archived_at is not None:
-            raise InvalidRequest(
-                f"Subscription group '{group_id}' is archived and cannot be changed"
-            )
-        assignment = Assignment(group, state, (), (), profile_ids=(profile_id,))
+            raise InvalidRequest(INVALID_GROUP)
+        check_active(group)
+        change = assignment(group, state, profile_ids=(profile_id,))
         await self._store.apply(
-            workspace_id=workspace_id, assignments=[assignment], actor=actor, at=self._clock.now()
+            workspace_id=workspace_id, assignments=[change], actor=actor, at=self._clock.now()
         )
 
     async def profiles(

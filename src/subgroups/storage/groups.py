@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from subgroups.domain.models import Channel, Group
@@ -52,22 +52,24 @@ class SqlGroupStore:
             "description": description,
             "created_at": at,
         }
-        try:
-            async with self._db.transaction() as conn:
-                taken = await conn.execute(
-                    select(groups.c.id, groups.c.name).where(
-                        groups.c.workspace_id == workspace_id,
-                        (groups.c.id == group_id) | (groups.c.name == name),
-                    )
+
+        def create(conn: Connection) -> int:
+            taken = conn.execute(
+                select(groups.c.id, groups.c.name).where(
+                    groups.c.workspace_id == workspace_id,
+                    (groups.c.id == group_id) | (groups.c.name == name),
                 )
-                for existing_id, _ in taken:
-                    what = f"id '{group_id}'" if existing_id == group_id else f"name '{name}'"
-                    raise Conflict(
-                        f"A subscription group with {what} already exists in this workspace"
-                    )
-                pk = (
-                    await conn.execute(groups.insert().values(values).returning(groups.c.pk))
-                ).scalar_one()
+            )
+            for existing_id, _ in taken:
+                what = f"id '{group_id}'" if existing_id == group_id else f"name '{name}'"
+                raise Conflict(f"A subscription group with {what} already exists in this workspace")
+            pk: int = conn.execute(
+                groups.insert().values(values).returning(groups.c.pk)
+            ).scalar_one()
+            return pk
+
+        try:
+            pk = await self._db.write(create)
         except IntegrityError:
             raise Conflict("A subscription group with this id or name already exists") from None
         return group_from_row({**values, "pk": pk, "archived_at": None})
@@ -92,12 +94,15 @@ class SqlGroupStore:
 
     async def archive(self, workspace_id: int, group_id: str, *, at: datetime) -> Group | None:
         where = (groups.c.workspace_id == workspace_id, groups.c.id == group_id)
-        async with self._db.transaction() as conn:
-            await conn.execute(
+
+        def archive(conn: Connection) -> Group | None:
+            conn.execute(
                 update(groups).where(*where, groups.c.archived_at.is_(None)).values(archived_at=at)
             )
-            row = (await conn.execute(select(groups).where(*where))).mappings().first()
+            row = conn.execute(select(groups).where(*where)).mappings().first()
             return group_from_row(row) if row else None
+
+        return await self._db.write(archive)
 
     async def update(
         self, workspace_id: int, group_id: str, *, name: str, description: str | None
@@ -106,16 +111,17 @@ class SqlGroupStore:
         taken = select(groups.c.pk).where(
             groups.c.workspace_id == workspace_id, groups.c.name == name, groups.c.id != group_id
         )
-        try:
-            async with self._db.transaction() as conn:
-                if (await conn.execute(taken)).first() is not None:
-                    raise Conflict(
-                        f"A subscription group with name '{name}' already exists in this workspace"
-                    )
-                await conn.execute(
-                    update(groups).where(*where).values(name=name, description=description)
+
+        def rename(conn: Connection) -> Group | None:
+            if conn.execute(taken).first() is not None:
+                raise Conflict(
+                    f"A subscription group with name '{name}' already exists in this workspace"
                 )
-                row = (await conn.execute(select(groups).where(*where))).mappings().first()
+            conn.execute(update(groups).where(*where).values(name=name, description=description))
+            row = conn.execute(select(groups).where(*where)).mappings().first()
+            return group_from_row(row) if row else None
+
+        try:
+            return await self._db.write(rename)
         except IntegrityError:
             raise Conflict("A subscription group with this name already exists") from None
-        return group_from_row(row) if row else None

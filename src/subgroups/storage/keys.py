@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, or_, select, update
+from sqlalchemy import Connection, Update, or_, select, update
 
 from subgroups.domain.models import ApiKey, Permission
 from subgroups.storage.engine import Database
@@ -53,10 +53,8 @@ class SqlKeyStore:
             "allowed_ips": " ".join(allowed_ips),
             "created_at": at,
         }
-        async with self._db.transaction() as conn:
-            key_id = (
-                await conn.execute(api_keys.insert().values(values).returning(api_keys.c.id))
-            ).scalar_one()
+        insert = api_keys.insert().values(values).returning(api_keys.c.id)
+        key_id = await self._db.write(lambda conn: conn.execute(insert).scalar_one())
         return key_from_row({**values, "id": key_id, "revoked_at": None, "last_used_at": None})
 
     async def find_by_hash(self, secret_hash: str) -> ApiKey | None:
@@ -82,23 +80,20 @@ class SqlKeyStore:
             return [key_from_row(row) for row in (await conn.execute(query)).mappings()]
 
     async def revoke(self, key_id: int, *, at: datetime) -> ApiKey | None:
-        async with self._db.transaction() as conn:
-            await conn.execute(_stop(key_id, at))
-            row = (
-                (await conn.execute(select(api_keys).where(api_keys.c.id == key_id)))
-                .mappings()
-                .first()
-            )
-        return key_from_row(row) if row else None
+        def revoke(conn: Connection) -> ApiKey | None:
+            conn.execute(_stop(key_id, at))
+            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+            return key_from_row(row) if row else None
+
+        return await self._db.write(revoke)
 
     async def rotate(
         self, key_id: int, *, prefix: str, secret_hash: str, at: datetime, old_stops_at: datetime
     ) -> ApiKey | None:
-        async with self._db.transaction() as conn:
-            query = select(api_keys).where(api_keys.c.id == key_id)
-            if self._db.for_update():
-                query = query.with_for_update()
-            old = (await conn.execute(query)).mappings().first()
+        def rotate(conn: Connection) -> ApiKey | None:
+            # FOR UPDATE on PostgreSQL; SQLite has no row locks and needs none (one writer).
+            query = select(api_keys).where(api_keys.c.id == key_id).with_for_update()
+            old = conn.execute(query).mappings().first()
             if old is None:
                 return None
             values = {
@@ -110,22 +105,23 @@ class SqlKeyStore:
                 "allowed_ips": old["allowed_ips"],
                 "created_at": at,
             }
-            new_id = (
-                await conn.execute(api_keys.insert().values(values).returning(api_keys.c.id))
-            ).scalar_one()
-            await conn.execute(_stop(key_id, old_stops_at))
-        return key_from_row({**values, "id": new_id, "revoked_at": None, "last_used_at": None})
+            insert = api_keys.insert().values(values).returning(api_keys.c.id)
+            new_id = conn.execute(insert).scalar_one()
+            conn.execute(_stop(key_id, old_stops_at))
+            return key_from_row({**values, "id": new_id, "revoked_at": None, "last_used_at": None})
+
+        return await self._db.write(rotate)
 
     async def touch(self, key_id: int, *, at: datetime) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
-                update(api_keys)
-                .where(
-                    api_keys.c.id == key_id,
-                    or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < at),
-                )
-                .values(last_used_at=at)
+        statement = (
+            update(api_keys)
+            .where(
+                api_keys.c.id == key_id,
+                or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < at),
             )
+            .values(last_used_at=at)
+        )
+        await self._db.write(lambda conn: conn.execute(statement))
 
 
 def _stop(key_id: int, at: datetime) -> Update:

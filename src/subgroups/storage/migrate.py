@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from subgroups.storage.engine import Database
+from subgroups.storage.failures import unavailable_on_failure
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -29,7 +30,8 @@ def head_revision() -> str:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrates the database to `revision`. Blocking: call it outside an event loop."""
-    command.upgrade(alembic_config(url), revision)
+    with unavailable_on_failure():
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str, revision: str) -> None:

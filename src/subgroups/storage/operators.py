@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy import Connection, case, delete, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from subgroups.domain.operators import Operator, OperatorSession
@@ -20,18 +20,19 @@ class SqlOperatorStore:
         self._db = db
 
     async def create(self, *, email: str, password_hash: str, at: datetime) -> Operator:
+        def create(conn: Connection) -> int:
+            taken = conn.execute(select(operators.c.id).where(operators.c.email == email))
+            if taken.first() is not None:
+                raise Conflict(f"A dashboard user '{email}' already exists")
+            operator_id: int = conn.execute(
+                operators.insert()
+                .values(email=email, password_hash=password_hash, created_at=at)
+                .returning(operators.c.id)
+            ).scalar_one()
+            return operator_id
+
         try:
-            async with self._db.transaction() as conn:
-                taken = await conn.execute(select(operators.c.id).where(operators.c.email == email))
-                if taken.first() is not None:
-                    raise Conflict(f"A dashboard user '{email}' already exists")
-                operator_id = (
-                    await conn.execute(
-                        operators.insert()
-                        .values(email=email, password_hash=password_hash, created_at=at)
-                        .returning(operators.c.id)
-                    )
-                ).scalar_one()
+            operator_id = await self._db.write(create)
         except IntegrityError:
             raise Conflict(f"A dashboard user '{email}' already exists") from None
         return Operator(operator_id, email, at)
@@ -52,16 +53,18 @@ class SqlOperatorStore:
             return [Operator(*row) for row in await conn.execute(query)]
 
     async def set_password_hash(self, operator_id: int, password_hash: str) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
+        await self._db.write(
+            lambda conn: conn.execute(
                 update(operators)
                 .where(operators.c.id == operator_id)
                 .values(password_hash=password_hash)
             )
+        )
 
     async def end_sessions(self, operator_id: int) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(delete(sessions).where(sessions.c.operator_id == operator_id))
+        await self._db.write(
+            lambda conn: conn.execute(delete(sessions).where(sessions.c.operator_id == operator_id))
+        )
 
     async def start_session(
         self,
@@ -72,9 +75,9 @@ class SqlOperatorStore:
         at: datetime,
         expires_at: datetime,
     ) -> OperatorSession:
-        async with self._db.transaction() as conn:
-            await conn.execute(delete(sessions).where(sessions.c.expires_at < at))
-            await conn.execute(
+        def start(conn: Connection) -> None:
+            conn.execute(delete(sessions).where(sessions.c.expires_at < at))
+            conn.execute(
                 sessions.insert().values(
                     token_hash=token_hash,
                     operator_id=operator.id,
@@ -83,6 +86,8 @@ class SqlOperatorStore:
                     expires_at=expires_at,
                 )
             )
+
+        await self._db.write(start)
         return OperatorSession(operator, csrf_token, expires_at)
 
     async def session(self, token_hash: str, *, now: datetime) -> OperatorSession | None:
@@ -106,8 +111,9 @@ class SqlOperatorStore:
         )
 
     async def end_session(self, token_hash: str) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+        await self._db.write(
+            lambda conn: conn.execute(delete(sessions).where(sessions.c.token_hash == token_hash))
+        )
 
     async def locked_until(self, email: str, client_ip: str) -> datetime | None:
         query = select(failures.c.locked_until).where(
@@ -135,20 +141,21 @@ class SqlOperatorStore:
                 "locked_until": case((stale, None), else_=failures.c.locked_until),
             },
         ).returning(failures.c.failures)
-        async with self._db.transaction() as conn:
-            count: int = (await conn.execute(statement)).scalar_one()
+        count: int = await self._db.write(lambda conn: conn.execute(statement).scalar_one())
         return count
 
     async def lock(self, email: str, client_ip: str, *, until: datetime) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
+        await self._db.write(
+            lambda conn: conn.execute(
                 update(failures)
                 .where(failures.c.email == email, failures.c.client_ip == client_ip)
                 .values(locked_until=until)
             )
+        )
 
     async def clear_failures(self, email: str, client_ip: str) -> None:
-        async with self._db.transaction() as conn:
-            await conn.execute(
+        await self._db.write(
+            lambda conn: conn.execute(
                 delete(failures).where(failures.c.email == email, failures.c.client_ip == client_ip)
             )
+        )

@@ -7,6 +7,7 @@ snapshot: a count, one page of profiles, and their states.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Collection, Mapping, Sequence
 from functools import partial
 
@@ -18,6 +19,8 @@ from subgroups.domain.models import State
 from subgroups.domain.reads import GroupStatus, IdentifierKind, UserPage, UserStatus
 from subgroups.storage import status_lookup
 from subgroups.storage.engine import Database
+from subgroups.storage.postgres_database import PostgresDatabase
+from subgroups.storage.sqlite_database import SqliteDatabase
 from subgroups.storage.tables import profiles, subscription_groups, subscription_states
 
 
@@ -31,7 +34,9 @@ def _state(subscribed: bool) -> State:
     return State.SUBSCRIBED if subscribed else State.UNSUBSCRIBED
 
 
-class SqlStatusReader:
+class StatusReads(abc.ABC):
+    """What both backends' status readers share: `user/status`, and the answer of `states`."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
 
@@ -41,27 +46,17 @@ class SqlStatusReader:
         wanted = _storable(values)
         if not wanted:
             return {}
-        rows: Sequence[tuple[str, bool | int | None]]
-        readers = self._db.sqlite_readers
-        if readers is not None:
-            lookup = partial(
-                status_lookup.sqlite_rows,
-                kind=kind,
-                workspace_id=workspace_id,
-                group_pk=group_pk,
-                values=orjson.dumps(wanted).decode(),
-            )
-            rows = await readers.run(lookup)
-        else:
-            async with self._db.raw_postgres() as conn:
-                rows = await conn.fetch(
-                    status_lookup.POSTGRES[kind], workspace_id, group_pk, wanted
-                )
         found: dict[str, set[State]] = {}
-        for value, subscribed in rows:
+        for value, subscribed in await self._lookup(workspace_id, group_pk, kind, wanted):
             if subscribed is not None:  # None: the profile has no state in this group
                 found.setdefault(value, set()).add(_state(bool(subscribed)))
         return {value: frozenset(states) for value, states in found.items()}
+
+    @abc.abstractmethod
+    async def _lookup(
+        self, workspace_id: int, group_pk: int, kind: IdentifierKind, values: list[str]
+    ) -> Sequence[tuple[str, bool | int | None]]:
+        """Each profile with one of `values`: the value, and its state in the group or None."""
 
     async def user_statuses(
         self,
@@ -123,3 +118,41 @@ class SqlStatusReader:
                 GroupStatus(group_id, name, channel, _state(subscribed))
             )
         return groups
+
+
+class SqliteStatusReader(StatusReads):
+    """The lookup in a reader thread, one hand-over per request (see `sqlite_readers.py`)."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        super().__init__(db)
+        self._readers = db.readers
+
+    async def _lookup(
+        self, workspace_id: int, group_pk: int, kind: IdentifierKind, values: list[str]
+    ) -> Sequence[tuple[str, bool | int | None]]:
+        return await self._readers.run(
+            partial(
+                status_lookup.sqlite_rows,
+                kind=kind,
+                workspace_id=workspace_id,
+                group_pk=group_pk,
+                values=orjson.dumps(values).decode(),
+            )
+        )
+
+
+class PostgresStatusReader(StatusReads):
+    """The lookup on the raw asyncpg pool: one prepared statement, one round trip."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        super().__init__(db)
+        self._pg = db
+
+    async def _lookup(
+        self, workspace_id: int, group_pk: int, kind: IdentifierKind, values: list[str]
+    ) -> Sequence[tuple[str, bool | int | None]]:
+        async with self._pg.raw() as conn:
+            rows: Sequence[tuple[str, bool | None]] = await conn.fetch(
+                status_lookup.POSTGRES[kind], workspace_id, group_pk, values
+            )
+            return rows

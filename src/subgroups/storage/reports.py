@@ -168,27 +168,26 @@ class SqlReportStore:
         """Adds `added` to the totals kept through `day` (None: none yet), now kept through
         `live_from`. Another request may be doing the same: whichever writes first wins, and the
         other's write then matches no row (or conflicts), so nothing is added twice."""
-        async with self._db.transaction() as conn:
-            if day is None:
-                await conn.execute(
-                    self._db.insert(group_sizes).on_conflict_do_nothing(),
-                    {
-                        "group_pk": group_pk,
-                        "through_day": live_from,
-                        "subscribed": added.subscribed,
-                        "unsubscribed": added.unsubscribed,
-                    },
-                )
-                return
-            await conn.execute(
-                group_sizes.update()
-                .where(group_sizes.c.group_pk == group_pk, group_sizes.c.through_day == day)
-                .values(
-                    through_day=live_from,
-                    subscribed=group_sizes.c.subscribed + added.subscribed,
-                    unsubscribed=group_sizes.c.unsubscribed + added.unsubscribed,
-                )
+        if day is None:
+            first = self._db.insert(group_sizes).on_conflict_do_nothing()
+            row = {
+                "group_pk": group_pk,
+                "through_day": live_from,
+                "subscribed": added.subscribed,
+                "unsubscribed": added.unsubscribed,
+            }
+            await self._db.write(lambda conn: conn.execute(first, row))
+            return
+        later = (
+            group_sizes.update()
+            .where(group_sizes.c.group_pk == group_pk, group_sizes.c.through_day == day)
+            .values(
+                through_day=live_from,
+                subscribed=group_sizes.c.subscribed + added.subscribed,
+                unsubscribed=group_sizes.c.unsubscribed + added.unsubscribed,
             )
+        )
+        await self._db.write(lambda conn: conn.execute(later))
 
     async def _settle_days(self, group: Group, first_day: date, live_from: date) -> None:
         """Counts and keeps the days in [first_day, live_from) not counted yet."""
@@ -217,9 +216,9 @@ class SqlReportStore:
             }
             for d in missing
         ]
-        async with self._db.transaction() as conn:
-            # Another request may have counted the same days meanwhile, to the same result.
-            await conn.execute(self._db.insert(day_changes).on_conflict_do_nothing(), rows)
+        # Another request may have counted the same days meanwhile, to the same result.
+        keep = self._db.insert(day_changes).on_conflict_do_nothing()
+        await self._db.write(lambda conn: conn.execute(keep, rows))
 
     async def _count_days(
         self, conn: AsyncConnection, group: Group, start: date, end: date | None

@@ -1,33 +1,19 @@
-"""Profiles, their states, and the state-change records: the write path of the set endpoints.
+"""Profiles, their states and the state-change records, as the set endpoints' stores read them.
 
-`apply` is one transaction. Its statements are dialect-specific and skip SQLAlchemy, because on
-the hot path its per-statement cost outweighs the statements themselves:
-- SQLite (`write_sqlite.py`): plain sqlite3 calls in the writer thread, batched with other
-  requests into one transaction, each in its own savepoint (`group_commit.py`);
-- PostgreSQL (`write_postgres.py`): one statement per group object on raw asyncpg, which also
-  says how overlapping concurrent requests avoid lost updates and deadlocks.
-The reads below stay on SQLAlchemy Core.
+Each backend has its own store, for the write path of the set endpoints (`apply`):
+`SqliteSubscriptionStore` (`sqlite_subscriptions.py`) and `PostgresSubscriptionStore`
+(`postgres_subscriptions.py`). Both skip SQLAlchemy there, whose per-statement cost outweighs the
+statements themselves on the hot path. The reads below are shared, on SQLAlchemy Core.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from functools import partial
 
 from sqlalchemy import select
 
-from subgroups.domain.models import (
-    Actor,
-    ProfileView,
-    Source,
-    State,
-    StateChange,
-    Subscription,
-)
-from subgroups.domain.subscriptions import Assignment
-from subgroups.services.ports import IdentifierKind
-from subgroups.storage import write_postgres, write_sqlite
+from subgroups.domain.models import ProfileView, Source, State, StateChange, Subscription
+from subgroups.domain.reads import IdentifierKind
 from subgroups.storage.engine import Database
 from subgroups.storage.tables import (
     profiles,
@@ -37,32 +23,11 @@ from subgroups.storage.tables import (
 )
 
 
-class SqlSubscriptionStore:
+class SubscriptionReads:
+    """The reads both backends' subscription stores share."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
-
-    async def apply(
-        self,
-        *,
-        workspace_id: int,
-        assignments: Sequence[Assignment],
-        actor: Actor,
-        at: datetime,
-    ) -> list[str]:
-        writer = self._db.sqlite_writer
-        if writer is not None:
-            return await writer.run(
-                partial(
-                    write_sqlite.apply,
-                    workspace_id=workspace_id,
-                    assignments=assignments,
-                    actor=actor,
-                    at=at,
-                )
-            )
-        return await write_postgres.apply(
-            self._db, workspace_id=workspace_id, assignments=assignments, actor=actor, at=at
-        )
 
     async def profiles(
         self, workspace_id: int, kind: IdentifierKind, values: Sequence[str]

@@ -18,14 +18,12 @@ class SqlWorkspaceStore:
         self._db = db
 
     async def create(self, *, name: str, at: datetime) -> Workspace:
+        insert = workspaces.insert().values(name=name, created_at=at).returning(workspaces.c.id)
         try:
-            async with self._db.transaction() as conn:
-                result = await conn.execute(
-                    workspaces.insert().values(name=name, created_at=at).returning(workspaces.c.id)
-                )
-                return Workspace(result.scalar_one(), name, at)
+            workspace_id: int = await self._db.write(lambda conn: conn.execute(insert).scalar_one())
         except IntegrityError:
             raise Conflict(f"A workspace named '{name}' already exists") from None
+        return Workspace(workspace_id, name, at)
 
     async def list(self) -> list[Workspace]:
         async with self._db.snapshot() as conn:

@@ -1,6 +1,8 @@
 """The set endpoints' write path on PostgreSQL: one statement per group object, on raw asyncpg.
 
-`_statement()` builds, for one group object, a single statement that checks the group is still
+The rules come decided in each `Assignment`; this module only executes them.
+
+`statement()` builds, for one group object, a single statement that checks the group is still
 active, finds the profiles, creates the missing ones, upserts the states that really change and
 appends their change records. asyncpg prepares it once per connection. A v1 request naming only
 external ids is that one statement in autocommit: one round trip.
@@ -15,9 +17,9 @@ Concurrency, with no lost update and no deadlock:
   that a profile a concurrent request created after our snapshot is returned rather than skipped.
   The no-op sets `created_at`, not a column of a unique key: setting a key column would lock the
   row FOR UPDATE, which conflicts with the FOR KEY SHARE locks that foreign-key checks of other
-  requests hold on it, and deadlocks (it did, in the concurrency tests).
+  requests hold on it, and two such requests deadlock.
 - Profiles found by email/phone have no unique key: the identifiers are locked first (advisory,
-  sorted; see engine.lock_ids) so two requests cannot both create the same new contact.
+  sorted; see postgres_database.lock_ids) so two requests cannot both create the same new contact.
 - Several group objects in one transaction (v2) take all their advisory locks first, create all
   missing external ids in one sorted statement, then write group by group in group order: the
   locks of any two transactions are then taken in one global order.
@@ -30,15 +32,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Final, Literal
+from typing import Final
 
 import asyncpg
 
-from subgroups.domain.models import Actor, Channel
-from subgroups.domain.subscriptions import Assignment
+from subgroups.domain.models import Actor, State
+from subgroups.domain.subscriptions import (
+    Assignment,
+    ContactColumn,
+    Selector,
+    archived_message,
+    contact_conflict_note,
+)
 from subgroups.errors import InvalidRequest
-from subgroups.storage.engine import Database, lock_ids
-from subgroups.storage.write_common import archived_message, contact_notes, ignored_contacts_note
+from subgroups.storage.change_records import COLUMNS, PER_REQUEST, request_values
+from subgroups.storage.postgres_database import PostgresDatabase, lock_ids
+from subgroups.storage.subscriptions import SubscriptionReads
 
 _STATE_TAIL: Final = """
 changed AS (
@@ -49,17 +58,16 @@ changed AS (
         WHERE s.subscribed IS DISTINCT FROM EXCLUDED.subscribed
     RETURNING s.profile_id, s.xmax = 0 AS inserted
 ), recorded AS (
-    INSERT INTO state_changes (workspace_id, profile_id, external_id, email, phone,
-        subscription_group_id, channel, old_state, new_state, occurred_at, source, api_key_id,
-        request_id, client_ip, operator)
-    SELECT $1, t.id, t.external_id, {email}, {phone}, $7, $8,
-        CASE WHEN c.inserted THEN NULL ELSE $10 END, $9, $6, $11, $12, $13, $14, $15
+    INSERT INTO state_changes ({columns})
+    SELECT {values}
     FROM changed AS c JOIN targets AS t ON t.id = c.profile_id
     ORDER BY t.id
     RETURNING 1
 )
 SELECT EXISTS (SELECT FROM g) AS active, {current} AS current_contact
 """
+# The record's values shared by the request are parameters from $8 on, in PER_REQUEST's order.
+FIRST_SHARED_PARAMETER: Final = 8
 
 _GROUP: Final = """
 WITH g AS (
@@ -67,8 +75,7 @@ WITH g AS (
 ),"""
 
 # $1 workspace, $2 group pk, $3 identifiers, $4 contact to record (single case) or NULL,
-# $5 subscribed, $6 at, $7 group id, $8 channel, $9 new state, $10 old state when flipped,
-# $11 source, $12 api key id, $13 request id, $14 client ip, $15 operator.
+# $5 subscribed, $6 at, $7 old state when flipped, then the record's shared values (see above).
 _BY_EXTERNAL_ID: Final = """
 found AS (
     SELECT id, external_id, email, phone FROM profiles
@@ -122,71 +129,73 @@ ON CONFLICT (workspace_id, external_id) DO NOTHING
 """
 
 
-Selector = Literal["external_id", "contact", "profile_id"]
-
-
 @cache
-def _statement(selector: Selector, channel: Channel) -> str:
-    column = "email" if channel == "email" else "phone"
+def statement(selector: Selector, column: ContactColumn) -> str:
     by_external_id = selector == "external_id"
     recorded = f"COALESCE(t.{column}, (SELECT $4::text FROM contact WHERE contact.id = t.id))"
-    contact_column = recorded if by_external_id else f"t.{column}"
-    other = "t.phone" if channel == "email" else "t.email"
-    email, phone = (contact_column, other) if channel == "email" else (other, contact_column)
+    per_profile = {
+        "profile_id": "t.id",
+        "external_id": "t.external_id",
+        "email": "t.email",
+        "phone": "t.phone",
+        "old_state": "CASE WHEN c.inserted THEN NULL ELSE $7 END",
+    }
+    if by_external_id:
+        per_profile[column] = recorded
+    values = [
+        per_profile.get(c) or f"${FIRST_SHARED_PARAMETER + PER_REQUEST.index(c)}" for c in COLUMNS
+    ]
     current = f"(SELECT {column} FROM found LIMIT 1)" if by_external_id else "NULL::text"
     body = {"external_id": _BY_EXTERNAL_ID, "contact": _BY_CONTACT, "profile_id": _BY_PROFILE_ID}
     return (
         _GROUP
         + body[selector].format(column=column)
-        + _STATE_TAIL.format(email=email, phone=phone, current=current)
+        + _STATE_TAIL.format(columns=", ".join(COLUMNS), values=", ".join(values), current=current)
     )
 
 
-def _selector(a: Assignment) -> tuple[Selector, list[str] | list[int]]:
-    if a.profile_ids:
-        return "profile_id", list(a.profile_ids)
-    if a.external_ids:
-        return "external_id", list(a.external_ids)
-    return "contact", list(a.contacts)
+class PostgresSubscriptionStore(SubscriptionReads):
+    def __init__(self, db: PostgresDatabase) -> None:
+        super().__init__(db)
+        self._pg = db
+
+    async def apply(
+        self,
+        *,
+        workspace_id: int,
+        assignments: Sequence[Assignment],
+        actor: Actor,
+        at: datetime,
+    ) -> list[str]:
+        async with self._pg.raw() as conn:
+            if len(assignments) == 1 and not assignments[0].creates_by_contact:
+                # One statement is its own transaction: no BEGIN/COMMIT round trips.
+                return await _write(conn, workspace_id, assignments[0], actor, at)
+            async with conn.transaction():
+                await _lock_identifiers(conn, workspace_id, assignments)
+                if len(assignments) > 1:
+                    await _create_external_ids(conn, workspace_id, assignments, at)
+                notes: list[list[str]] = [[] for _ in assignments]
+                for i in sorted(range(len(assignments)), key=lambda i: assignments[i].group.pk):
+                    notes[i] = await _write(conn, workspace_id, assignments[i], actor, at)
+                return [note for group_notes in notes for note in group_notes]
 
 
-async def apply(
-    db: Database,
-    *,
-    workspace_id: int,
-    assignments: Sequence[Assignment],
-    actor: Actor,
-    at: datetime,
-) -> list[str]:
-    async with db.raw_postgres() as conn:
-        if len(assignments) == 1 and not _needs_contact_locks(assignments[0]):
-            # One statement is its own transaction: no BEGIN/COMMIT round trips.
-            return await _write(conn, workspace_id, assignments[0], actor, at)
-        async with conn.transaction():
-            keys = [
-                f"{workspace_id}:{a.group.channel}:{c}"
-                for a in assignments
-                if _needs_contact_locks(a)
-                for c in a.contacts
-            ]
-            if len(assignments) > 1:
-                keys += [f"{workspace_id}:x:{x}" for a in assignments for x in a.external_ids]
-            if keys:
-                await conn.execute(
-                    "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k",
-                    lock_ids(keys),
-                )
-            if len(assignments) > 1:
-                await _create_external_ids(conn, workspace_id, assignments, at)
-            notes: list[list[str]] = [[] for _ in assignments]
-            for position in sorted(range(len(assignments)), key=lambda i: assignments[i].group.pk):
-                notes[position] = await _write(conn, workspace_id, assignments[position], actor, at)
-            return [note for group_notes in notes for note in group_notes]
-
-
-def _needs_contact_locks(a: Assignment) -> bool:
-    """Whether the statement may create or change profiles by email/phone, which have no unique key."""
-    return bool(a.contacts) and not a.profile_ids
+async def _lock_identifiers(
+    conn: asyncpg.Connection, workspace_id: int, assignments: Sequence[Assignment]
+) -> None:
+    keys = [
+        f"{workspace_id}:{a.group.channel}:{c}"
+        for a in assignments
+        if a.creates_by_contact
+        for c in a.contacts
+    ]
+    if len(assignments) > 1:
+        keys += [f"{workspace_id}:x:{x}" for a in assignments for x in a.external_ids]
+    if keys:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", lock_ids(keys)
+        )
 
 
 async def _create_external_ids(
@@ -200,39 +209,19 @@ async def _create_external_ids(
 async def _write(
     conn: asyncpg.Connection, workspace_id: int, a: Assignment, actor: Actor, at: datetime
 ) -> list[str]:
-    group = a.group
-    selector, values = _selector(a)
-    by_external_id = selector == "external_id"
-    single = (
-        a.contacts[0]
-        if by_external_id and len(a.external_ids) == 1 and len(a.contacts) == 1
-        else None
-    )
-    subscribed = a.state.value == "subscribed"
+    shared = request_values(workspace_id, a, actor, at)
     row = await conn.fetchrow(
-        _statement(selector, group.channel),
+        statement(a.selector, a.contact_column),
         workspace_id,
-        group.pk,
-        values,
-        single,
-        subscribed,
+        a.group.pk,
+        list(a.selected_by),
+        a.contact_to_record,
+        a.subscribed,
         at,
-        group.id,
-        group.channel,
-        a.state.value,
-        "unsubscribed" if subscribed else "subscribed",
-        actor.source.value,
-        actor.api_key_id,
-        actor.request_id,
-        actor.client_ip,
-        actor.operator,
+        State.UNSUBSCRIBED.value if a.subscribed else State.SUBSCRIBED.value,
+        *[shared[c] for c in PER_REQUEST],
     )
     assert row is not None  # the statement always returns one row
     if not row["active"]:
-        raise InvalidRequest(archived_message(group.id))
-    notes: list[str] = []
-    if by_external_id and a.contacts and single is None:
-        notes.append(ignored_contacts_note(group.channel))
-    if single is not None:
-        notes += contact_notes(group.channel, a.external_ids[0], row["current_contact"], single)
-    return notes
+        raise InvalidRequest(archived_message(a.group.id))
+    return [*a.notes, *contact_conflict_note(a, row["current_contact"])]

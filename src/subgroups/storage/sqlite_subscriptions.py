@@ -1,7 +1,9 @@
-"""The set endpoints' write path on SQLite, run by the writer thread (see `group_commit.py`).
+"""The set endpoints' write path on SQLite: plain `sqlite3` calls in the writer thread.
 
-Plain `sqlite3` calls inside the batch's transaction: SQLite has one writer at a time, so nothing
-here needs a lock, and every statement is a few microseconds in-process.
+Each request's work runs inside the batch's transaction, in a savepoint of its own (see
+`group_commit.py`): SQLite has one writer at a time, so nothing here needs a lock, and every
+statement is a few microseconds in-process. The rules come decided in each `Assignment`; this
+module only executes them.
 """
 
 from __future__ import annotations
@@ -9,33 +11,48 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Final
 
-from subgroups.domain.models import Actor, Channel
-from subgroups.domain.subscriptions import Assignment
+from subgroups.domain.models import Actor
+from subgroups.domain.subscriptions import Assignment, archived_message, contact_conflict_note
 from subgroups.errors import InvalidRequest
-from subgroups.storage.write_common import (
-    ProfileRow,
-    archived_message,
-    channel_field,
-    contact_notes,
-    ignored_contacts_note,
-    old_state_name,
-)
+from subgroups.storage.change_records import COLUMNS, old_state_name, request_values
+from subgroups.storage.sqlite_database import SqliteDatabase
+from subgroups.storage.subscriptions import SubscriptionReads
 
 # How SQLAlchemy's SQLite dialect stores a DateTime: text, UTC (see tables.Timestamp).
 _TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S.%f"
+# id, external_id, email, phone
+ProfileRow = tuple[int, str | None, str | None, str | None]
 _PROFILE_COLUMNS: Final = "id, external_id, email, phone"
 _INSERT_CHANGE: Final = (
-    "INSERT INTO state_changes (workspace_id, profile_id, external_id, email, phone,"
-    " subscription_group_id, channel, old_state, new_state, occurred_at, source, api_key_id,"
-    " request_id, client_ip, operator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO state_changes ({', '.join(COLUMNS)})"
+    f" VALUES ({', '.join(':' + c for c in COLUMNS)})"
 )
 _UPSERT_STATE: Final = (
     "INSERT INTO subscription_states (profile_id, group_pk, subscribed, updated_at)"
     " VALUES (?, ?, ?, ?) ON CONFLICT (profile_id, group_pk)"
     " DO UPDATE SET subscribed = excluded.subscribed, updated_at = excluded.updated_at"
 )
+
+
+class SqliteSubscriptionStore(SubscriptionReads):
+    def __init__(self, db: SqliteDatabase) -> None:
+        super().__init__(db)
+        self._writer = db.writer
+
+    async def apply(
+        self,
+        *,
+        workspace_id: int,
+        assignments: Sequence[Assignment],
+        actor: Actor,
+        at: datetime,
+    ) -> list[str]:
+        return await self._writer.run(
+            partial(apply, workspace_id=workspace_id, assignments=assignments, actor=actor, at=at)
+        )
 
 
 def apply(
@@ -51,8 +68,9 @@ def apply(
     stamp = at.astimezone(UTC).strftime(_TIME_FORMAT)
     notes: list[str] = []
     for a in assignments:
+        notes.extend(a.notes)
         targets = _resolve(conn, workspace_id, a, stamp, notes)
-        _write_states(conn, workspace_id, a, targets, actor, stamp)
+        _write_states(conn, a, targets, request_values(workspace_id, a, actor, stamp))
     return notes
 
 
@@ -70,34 +88,36 @@ def _check_active(conn: sqlite3.Connection, assignments: Sequence[Assignment]) -
 def _resolve(
     conn: sqlite3.Connection, workspace_id: int, a: Assignment, stamp: str, notes: list[str]
 ) -> list[ProfileRow]:
-    channel = a.group.channel
-    if a.profile_ids:
+    column = a.contact_column
+    if a.selector == "profile_id":
         return _find(conn, workspace_id, "id", a.profile_ids)
-    if not a.external_ids:
-        found = _find(conn, workspace_id, channel_field(channel), a.contacts)
-        known = {p[2] if channel == "email" else p[3] for p in found}
+    if a.selector == "contact":
+        found = _find(conn, workspace_id, column, a.contacts)
+        known = {_contact(p, column) for p in found}
         created = [
-            _insert(conn, workspace_id, None, channel, c, stamp)
+            _insert(conn, workspace_id, None, column, c, stamp)
             for c in a.contacts
             if c not in known
         ]
         return found + created
     found = _find(conn, workspace_id, "external_id", a.external_ids)
-    single = a.contacts[0] if len(a.external_ids) == 1 and len(a.contacts) == 1 else None
-    if a.contacts and single is None:
-        notes.append(ignored_contacts_note(channel))
+    single = a.contact_to_record
     if single is not None and found:
-        current = found[0][2] if channel == "email" else found[0][3]
-        notes.extend(contact_notes(channel, found[0][1], current, single))
+        current = _contact(found[0], column)
+        notes.extend(contact_conflict_note(a, current))
         if current is None:
-            found[0] = _record_contact(conn, found[0], channel, single)
+            found[0] = _record_contact(conn, found[0], column, single)
     known_ids = {p[1] for p in found}
     created = [
-        _insert(conn, workspace_id, x, channel, single, stamp)
+        _insert(conn, workspace_id, x, column, single, stamp)
         for x in a.external_ids
         if x not in known_ids
     ]
     return found + created
+
+
+def _contact(profile: ProfileRow, column: str) -> str | None:
+    return profile[2] if column == "email" else profile[3]
 
 
 def _find(
@@ -117,12 +137,12 @@ def _insert(
     conn: sqlite3.Connection,
     workspace_id: int,
     external_id: str | None,
-    channel: Channel,
+    column: str,
     contact: str | None,
     stamp: str,
 ) -> ProfileRow:
-    email = contact if channel == "email" else None
-    phone = contact if channel == "sms" else None
+    email = contact if column == "email" else None
+    phone = contact if column == "phone" else None
     cursor = conn.execute(
         "INSERT INTO profiles (workspace_id, external_id, email, phone, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
@@ -133,22 +153,19 @@ def _insert(
 
 
 def _record_contact(
-    conn: sqlite3.Connection, profile: ProfileRow, channel: Channel, contact: str
+    conn: sqlite3.Connection, profile: ProfileRow, column: str, contact: str
 ) -> ProfileRow:
-    column = "email" if channel == "email" else "phone"
     conn.execute(f"UPDATE profiles SET {column} = ? WHERE id = ?", (contact, profile[0]))
-    if channel == "email":
+    if column == "email":
         return (profile[0], profile[1], contact, profile[3])
     return (profile[0], profile[1], profile[2], contact)
 
 
 def _write_states(
     conn: sqlite3.Connection,
-    workspace_id: int,
     a: Assignment,
     targets: list[ProfileRow],
-    actor: Actor,
-    stamp: str,
+    shared: dict[str, object],
 ) -> None:
     if not targets:
         return
@@ -161,32 +178,24 @@ def _write_states(
             [a.group.pk, *ids],
         ).fetchall()
     )
-    subscribed = 1 if a.state.value == "subscribed" else 0
+    subscribed = int(a.subscribed)
     changed = [pid for pid in ids if current.get(pid) != subscribed]
     if not changed:
         return
-    group, new_state = a.group, a.state.value
-    conn.executemany(_UPSERT_STATE, [(pid, group.pk, subscribed, stamp) for pid in changed])
+    conn.executemany(
+        _UPSERT_STATE, [(pid, a.group.pk, subscribed, shared["occurred_at"]) for pid in changed]
+    )
     conn.executemany(
         _INSERT_CHANGE,
         [
-            (
-                workspace_id,
-                pid,
-                by_id[pid][1],
-                by_id[pid][2],
-                by_id[pid][3],
-                group.id,
-                group.channel,
-                old_state_name(current.get(pid)),
-                new_state,
-                stamp,
-                actor.source.value,
-                actor.api_key_id,
-                actor.request_id,
-                actor.client_ip,
-                actor.operator,
-            )
+            {
+                **shared,
+                "profile_id": pid,
+                "external_id": by_id[pid][1],
+                "email": by_id[pid][2],
+                "phone": by_id[pid][3],
+                "old_state": old_state_name(current.get(pid)),
+            }
             for pid in changed
         ],
     )
