@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     run_baseline(plan, workers=1, connections_list=plan.connections)
     if not plan.quick:
         run_baseline(plan, workers=2, connections_list=(16,))
-        # The service runs httptools (with a bounded head); the parser it ran before, h11, costs:
+        # The service runs httptools (with a bounded head); h11, uvicorn's other parser, for scale:
         run_baseline(plan, workers=1, connections_list=(16,), http="h11")
     for backend in plan.backends:
         with database(backend, plan) as url:

@@ -74,7 +74,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": False,
         # httptools, with a bound on the request head that httptools alone does not have.
         "http": HTTP_PROTOCOL,
-        # One JSON line per request comes from the app itself (api/middleware.py), with its context.
+        # One JSON line per request comes from the app itself (web/middleware.py), with its context.
         "access_log": False,
         "log_config": logging_config(settings.log_level),
         "log_level": settings.log_level.lower(),

@@ -1,9 +1,9 @@
 """Dashboard users: creating them, signing them in, and their sessions.
 
-Passwords are hashed with argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about
-0.1 s here, where argon2-cffi's heavier defaults take 0.4 s and would let a few sign-in attempts
-occupy both cores. Hashing is slow on purpose, so it runs in a worker thread and never blocks the
-event loop. Hashes made with other parameters are upgraded at the next successful sign-in.
+Passwords are hashed with argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane)
+rather than argon2-cffi's heavier defaults, so that a few sign-in attempts at once cannot occupy
+every core of a small server. Hashing is slow on purpose, so it runs in a worker thread and never
+blocks the event loop. Hashes made with other parameters are upgraded at the next successful sign-in.
 
 Lockout: after `MAX_FAILURES` failed sign-ins for one email from one client address within
 `FAILURE_WINDOW`, that email is refused from that address for `LOCKOUT` (even with the right
