@@ -13,7 +13,7 @@ import pytest
 
 from subgroups.container import Services
 from subgroups.domain.models import ProfileView
-from subgroups.services.ports import IdentifierKind
+from subgroups.domain.reads import IdentifierKind
 from tests.factories import Tenant
 from tests.servers import environment
 

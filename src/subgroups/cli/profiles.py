@@ -8,7 +8,7 @@ from subgroups.cli.render import profile_doc
 from subgroups.cli.runner import common, emit, fail, run
 from subgroups.container import Services
 from subgroups.domain.models import ProfileView
-from subgroups.services.ports import IdentifierKind
+from subgroups.domain.reads import IdentifierKind
 
 
 @click.group()

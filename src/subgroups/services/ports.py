@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from subgroups.domain.models import (
     Actor,
@@ -18,11 +18,9 @@ from subgroups.domain.models import (
     Workspace,
 )
 from subgroups.domain.operators import Operator, OperatorSession
-from subgroups.domain.reads import UserPage
+from subgroups.domain.reads import IdentifierKind, UserPage
 from subgroups.domain.reports import GroupSummary, Sizes
 from subgroups.domain.subscriptions import Assignment
-
-IdentifierKind = Literal["external_id", "email", "phone"]
 
 
 class Clock(Protocol):

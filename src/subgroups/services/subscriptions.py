@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from subgroups.domain.identifiers import normalise_email, normalise_external_id, normalise_phone
 from subgroups.domain.models import Actor, ProfileView, State, StateChange
+from subgroups.domain.reads import IdentifierKind
 from subgroups.domain.subscriptions import (
     INVALID_GROUP,
     GroupRequest,
@@ -15,7 +16,7 @@ from subgroups.domain.subscriptions import (
     requested_group_id,
 )
 from subgroups.errors import InvalidRequest, ItemRejected
-from subgroups.services.ports import Clock, GroupStore, IdentifierKind, SubscriptionStore
+from subgroups.services.ports import Clock, GroupStore, SubscriptionStore
 
 _NORMALISE = {
     "external_id": normalise_external_id,

@@ -5,15 +5,15 @@ found by their (workspace_id, <identifier>) index, each with its state in the gr
 primary key, NULL when it has none. One statement is one snapshot, so no transaction is needed.
 
 Each state is found by its whole primary key (profile, group), in one index descent. An index
-leading with the group must not be used instead (the table had one, on (group_pk, subscribed),
-until revision 0004, and tests/storage/test_state_flips.py keeps it from coming back): the planner
-would pick it whenever its statistics still describe the group as nearly empty (a group filled
-since the last ANALYZE, on a table large enough that autovacuum waits millions of rows before it
-analyses again), and 50 lookups became a scan of every member of the group.
+leading with the group must not serve this lookup (tests/storage/test_state_flips.py keeps such an
+index from being added): the planner would pick it whenever its statistics still describe the
+group as nearly empty (a group filled since the last ANALYZE, on a table large enough that
+autovacuum waits millions of rows before it analyses again), and 50 lookups would become a scan
+of every member of the group.
 - PostgreSQL: `group_pk = $2` would offer it such an index, so the key is bounded as a row,
   `(profile_id, group_pk)` between `(p.id, $2)` and itself, which only an index leading with those
-  two columns can serve: the primary key. (Comparing `group_pk + 0` instead, as an earlier version
-  did, kept that index out but made the lookup read every state of the profile, in every group.)
+  two columns can serve: the primary key. (Comparing `group_pk + 0` instead would keep such an
+  index out too, but make the lookup read every state of the profile, in every group.)
 - SQLite always searches a unique index whose every column is compared for equality.
 tests/storage/test_read_plans.py checks the plans, with stale statistics.
 """

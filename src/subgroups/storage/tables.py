@@ -130,8 +130,7 @@ subscription_states = Table(
 # profile, inside the workspace the API key belongs to; neither profiles nor workspaces are ever
 # deleted. So it carries no foreign keys: on PostgreSQL each would cost, per record, a lookup and a
 # row lock on the profile (dirtying its page) and on the one workspace row that every concurrent
-# write shares (BENCHMARKS.md has the measurement). The identifiers are kept by value, so a record
-# stands on its own.
+# write shares. The identifiers are kept by value, so a record stands on its own.
 state_changes = Table(
     "state_changes",
     metadata,

@@ -9,8 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from subgroups.domain.models import Actor, ProfileView, Source, State, StateChange
+from subgroups.domain.reads import IdentifierKind
 from subgroups.errors import InvalidRequest
-from subgroups.services.ports import IdentifierKind
 from subgroups.web.client import client_ip, request_id
 from subgroups.web.dashboard.groups import key_labels
 from subgroups.web.dashboard.web import Context, redirect, signed_in, url, with_notice
