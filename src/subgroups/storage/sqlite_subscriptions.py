@@ -26,7 +26,7 @@ _TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S.%f"
 # id, external_id, email, phone
 ProfileRow = tuple[int, str | None, str | None, str | None]
 _PROFILE_COLUMNS: Final = "id, external_id, email, phone"
-_INSERT_CHANGE: Final = (
+INSERT_CHANGE: Final = (
     f"INSERT INTO state_changes ({', '.join(COLUMNS)})"
     f" VALUES ({', '.join(':' + c for c in COLUMNS)})"
 )
@@ -186,7 +186,7 @@ def _write_states(
         _UPSERT_STATE, [(pid, a.group.pk, subscribed, shared["occurred_at"]) for pid in changed]
     )
     conn.executemany(
-        _INSERT_CHANGE,
+        INSERT_CHANGE,
         [
             {
                 **shared,
