@@ -34,8 +34,8 @@ class ServerDidNotStart(RuntimeError):
 
 
 def free_port() -> int:
-    """A port nothing listens on now. Another process may take it before the server binds it, but
-    the kernel hands out ports in turn, so that is rare."""
+    """A port nothing listens on at this moment (another process could take it before the server
+    binds it; a server that then fails to start says so in its log)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
