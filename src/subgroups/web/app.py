@@ -20,6 +20,7 @@ from subgroups.web.api.routes.set_status_v2 import set_status_v2
 from subgroups.web.dashboard.app import dashboard_mount
 from subgroups.web.errors import API_ERROR_HANDLERS
 from subgroups.web.middleware import RequestContext
+from subgroups.web.state import keep_services
 
 
 def routes() -> list[Route]:
@@ -54,7 +55,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     )
     # A path with an extra trailing slash is an unknown path (§1: a JSON 404), not an empty-bodied 307.
     app.router.redirect_slashes = False
-    app.state.services = built
+    keep_services(app, built)
     return app
 
 

@@ -24,18 +24,18 @@ def check_media_type(request: Request) -> None:
         raise HttpError(415, "Unsupported Media Type")
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(request: Request, time_limit: float) -> bytes:
     """The raw body, refusing (413) one over the cap before reading past it, and (408) one that
-    does not arrive in full within the body timeout, so a slow sender cannot hold a request open."""
+    does not arrive in full within `time_limit` seconds: a slow sender cannot hold a request open.
+    """
     declared = request.headers.get("content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
             raise HttpError(400, "Invalid Content-Length header")
         if int(declared) > MAX_BODY_BYTES:
             raise HttpError(413, "Request body too large")
-    timeout: float = request.app.state.services.settings.body_timeout_seconds
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(time_limit):
             return await _read_capped(request)
     except TimeoutError:
         raise HttpError(408, "Request Timeout") from None
@@ -52,9 +52,9 @@ async def _read_capped(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
+async def read_json_object(request: Request, time_limit: float) -> dict[str, Any]:
     check_media_type(request)
-    raw = await read_body(request)
+    raw = await read_body(request, time_limit)
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -1,8 +1,8 @@
-"""Rate limits at the HTTP edge (contract §8): counting, refusing, and the X-RateLimit-* headers.
+"""Rate limits at the HTTP edge (contract §8): the X-RateLimit-* headers.
 
-`authorise` calls these once a key is known, so every endpoint that authorises is limited by the
-pool of the permission it requires. The quota is kept in the request state, and the request
-middleware copies it into the response's headers, whatever the response turns out to be.
+`auth.py` counts each authorised request in the pool of the permission it requires. The quota is
+kept in the request state, and the request middleware copies it into the response's headers,
+whatever the response turns out to be.
 """
 
 from __future__ import annotations
@@ -11,16 +11,7 @@ from starlette.requests import Request
 
 from subgroups.container import Services
 from subgroups.domain.models import ApiKey, Permission
-from subgroups.errors import RateLimited
 from subgroups.services.ratelimits import Quota
-
-
-async def count_request(services: Services, request: Request, key: ApiKey, p: Permission) -> None:
-    """Counts the request in its workspace's pool; raises RateLimited (429) over the limit."""
-    quota = await services.ratelimits.hit(workspace_id=key.workspace_id, permission=p)
-    request.state.rate_limit = quota
-    if not quota.allowed:
-        raise RateLimited(quota.retry_after)
 
 
 async def show_quota(services: Services, request: Request, key: ApiKey, p: Permission) -> None:

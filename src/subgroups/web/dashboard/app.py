@@ -21,6 +21,7 @@ from subgroups.container import Services
 from subgroups.web.dashboard import auth, groups, keys, profiles
 from subgroups.web.dashboard.render import STATIC, render
 from subgroups.web.errors import Problem, exception_handlers
+from subgroups.web.state import keep_services
 
 CSP: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -136,7 +137,7 @@ def create_dashboard(services: Services) -> Starlette:
         middleware=[Middleware(DashboardHeaders)],
         exception_handlers=ERROR_HANDLERS,
     )
-    app.state.services = services
+    keep_services(app, services)
     return app
 
 

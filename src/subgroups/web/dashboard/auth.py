@@ -21,12 +21,12 @@ from subgroups.web.dashboard.web import (
     read_form,
     redirect,
     same_token,
-    services_of,
     set_cookie,
     signed_in,
     url,
 )
 from subgroups.web.errors import problem_of
+from subgroups.web.state import services_of
 
 SIGN_IN_COOKIE: Final = "subgroups_sign_in"
 

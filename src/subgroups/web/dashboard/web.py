@@ -24,6 +24,7 @@ from subgroups.container import Services
 from subgroups.domain.models import Workspace
 from subgroups.domain.operators import OperatorSession
 from subgroups.web.dashboard.render import render
+from subgroups.web.state import services_of
 
 SESSION_COOKIE: Final = "subgroups_session"
 NOTICE_COOKIE: Final = "subgroups_notice"
@@ -35,11 +36,6 @@ MAX_FORM_FIELDS: Final = 50
 class CsrfRejected(HTTPException):
     def __init__(self) -> None:
         super().__init__(403, "This form has expired or did not come from this dashboard.")
-
-
-def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def secure_cookies(request: Request) -> bool:

@@ -7,8 +7,8 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subgroups.container import Services
 from subgroups.web.responses import json_response
+from subgroups.web.state import services_of
 
 log = logging.getLogger("subgroups.api")
 
@@ -20,7 +20,7 @@ async def healthz(_request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """The database answers and its schema is the one this code expects."""
-    services: Services = request.app.state.services
+    services = services_of(request)
     try:
         current = await services.schema_is_current()
     except Exception:  # any failure to reach the database means "not ready", never a 500

@@ -10,14 +10,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subgroups.container import Services
 from subgroups.web.client import client_ip, in_networks, parse_address
+from subgroups.web.state import services_of
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 async def metrics(request: Request) -> Response:
-    services: Services = request.app.state.services
+    services = services_of(request)
     host = client_ip(request)
     address = parse_address(host) if host is not None else None
     if address is None or not in_networks(address, services.settings.metrics_allowed):

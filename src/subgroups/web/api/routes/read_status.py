@@ -7,26 +7,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from subgroups.container import Services
-from subgroups.domain.models import ApiKey, Permission
+from subgroups.domain.models import Permission
 from subgroups.domain.reads import UserStatus
-from subgroups.web.api.auth import authorise, bearer_token, legacy_key
+from subgroups.web.api.auth import authorised_key
 from subgroups.web.api.query import identifiers, single
 from subgroups.web.responses import json_response
-
-
-async def _authorised(request: Request, permission: Permission) -> ApiKey:
-    """A GET carries its key in the Authorization header or, the legacy way, as `?api_key=`."""
-    services: Services = request.app.state.services
-    secret = bearer_token(request)
-    if secret is None:
-        secret = legacy_key(request, None)
-    return await authorise(services.keys, request, secret, permission)
+from subgroups.web.state import services_of
 
 
 async def get_status(request: Request) -> Response:
-    services: Services = request.app.state.services
-    key = await _authorised(request, Permission.STATUS_GET)
+    services = services_of(request)
+    key = await authorised_key(services, request, Permission.STATUS_GET)
     params = request.query_params
     statuses = await services.status.statuses(
         workspace_id=key.workspace_id,
@@ -37,8 +28,8 @@ async def get_status(request: Request) -> Response:
 
 
 async def get_user_status(request: Request) -> Response:
-    services: Services = request.app.state.services
-    key = await _authorised(request, Permission.GROUPS_GET)
+    services = services_of(request)
+    key = await authorised_key(services, request, Permission.GROUPS_GET)
     params = request.query_params
     page = await services.status.user_statuses(
         workspace_id=key.workspace_id,
