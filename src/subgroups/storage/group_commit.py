@@ -8,12 +8,14 @@ commit. Every caller is answered only after the COMMIT that holds its work has r
 success still means durably written.
 
 Work runs synchronously on the raw `sqlite3` connection in the writer thread: one hop between the
-event loop and the thread per request, instead of one per statement.
+event loop and the thread per request, instead of one per statement. This is the only connection
+that writes (see `sqlite_database.py`): every write of the process, not only the set endpoints',
+is a job here.
 
 Several worker processes on one file each have their own writer. SQLite's busy handler makes a
 writer that finds the file locked sleep, for up to 100 ms at a time, and retry; meanwhile the
 writer holding the lock commits and begins its next transaction at once, so a sleeper can miss
-every chance for seconds (p99 of 0.7 to 6 s with 2 and 4 workers in the benchmarks). So the
+every chance for seconds (BENCHMARKS.md, target 6, has the figures). So the
 writers also take an advisory lock on a file beside the database (`<database>-writer.lock`,
 flock(2)) for each transaction: a writer waits for it in the kernel and is woken the moment it
 is released, instead of sleeping on a guess. SQLite's own locking still decides who writes; this
