@@ -142,7 +142,9 @@ async def test_a_request_without_any_key_is_refused(
 async def test_a_revoked_key_is_refused_in_every_form(
     client: httpx.AsyncClient, tenant: Tenant, services: Services
 ) -> None:
-    await services.keys.revoke(key_id=await key_id(services, tenant))
+    await services.keys.revoke(
+        key_id=await key_id(services, tenant), workspace_id=tenant.workspace.id
+    )
 
     responses = [
         await client.post(PATH, json=valid(tenant), headers=tenant.auth),

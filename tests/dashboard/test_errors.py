@@ -142,3 +142,18 @@ async def test_a_permission_denied_is_the_error_page_with_403() -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "<h1>Not allowed</h1>" in response.text
     assert "Only owners may do this" in response.text
+
+
+async def test_a_key_of_another_workspace_cannot_be_revoked_from_this_one(
+    web: httpx.AsyncClient, services: Services, workspace: Workspace
+) -> None:
+    elsewhere = await make_workspace(services)
+    theirs = await services.keys.create(workspace_id=elsewhere.id)
+    keys = f"/dashboard/w/{workspace.id}/keys"
+
+    response = await post_form(web, keys, f"{keys}/{theirs.key.id}/revoke", {})
+
+    assert response.status_code == 404
+    assert f"No API key {theirs.key.id} in this workspace" in response.text
+    assert await services.keys.authenticate(theirs.secret) == theirs.key
+    await services.keys.flush()

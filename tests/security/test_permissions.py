@@ -89,7 +89,7 @@ async def test_a_revoked_key_is_refused_like_an_unknown_one(
     client: httpx.AsyncClient, services: Services, tenant: Tenant, endpoint: Endpoint
 ) -> None:
     new = await services.keys.create(workspace_id=tenant.workspace.id)
-    await services.keys.revoke(key_id=new.key.id)
+    await services.keys.revoke(key_id=new.key.id, workspace_id=tenant.workspace.id)
     call = endpoint.build(tenant.email_group.id, "user-1")
 
     revoked = await call.send(client, {"Authorization": f"Bearer {new.secret}"})

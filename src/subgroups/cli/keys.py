@@ -83,7 +83,7 @@ def key_revoke(key_id: int, database_url: str | None, as_json: bool) -> None:
     """Revoke an API key at once."""
 
     async def action(services: Services) -> ApiKey:
-        return await services.keys.revoke(key_id=key_id)
+        return await services.keys.revoke(key_id=key_id, workspace_id=None)
 
     revoked = run(database_url, as_json, action)
     emit(key_doc(revoked), f"revoked key {revoked.id}", as_json=as_json)

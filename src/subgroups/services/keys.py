@@ -134,7 +134,14 @@ class KeyService:
     async def list(self, *, workspace_id: int | None = None) -> list[ApiKey]:
         return await self._keys.list(workspace_id)
 
-    async def revoke(self, *, key_id: int) -> ApiKey:
+    async def revoke(self, *, key_id: int, workspace_id: int | None = None) -> ApiKey:
+        """Revokes the key at once. A key of another workspace than `workspace_id` is refused like
+        one that does not exist (NotFound); only the admin CLI passes None, to reach any workspace.
+        """
+        if workspace_id is not None:
+            found = await self._keys.get(key_id)  # a key never changes workspace: no race here
+            if found is None or found.workspace_id != workspace_id:
+                raise NotFound(f"No API key {key_id} in this workspace")
         key = await self._keys.revoke(key_id, at=self._clock.now())
         if key is None:
             raise NotFound(f"No API key {key_id}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from subgroups.domain.models import NewApiKey, Permission
@@ -58,11 +57,9 @@ async def create_key(ctx: Context) -> Response:
 @signed_in
 async def revoke_key(ctx: Context) -> Response:
     workspace, _ = await ctx.workspace()
-    key_id = ctx.request.path_params["key_id"]
-    mine = {k.id: k for k in await ctx.services.keys.list(workspace_id=workspace.id)}
-    if key_id not in mine:
-        raise HTTPException(404, "There is no such API key in this workspace.")
-    revoked = await ctx.services.keys.revoke(key_id=key_id)
+    revoked = await ctx.services.keys.revoke(
+        key_id=ctx.request.path_params["key_id"], workspace_id=workspace.id
+    )
     back = redirect(url(ctx.request, "keys", workspace_id=workspace.id))
     name = f"“{revoked.name}”" if revoked.name else f"{revoked.prefix}…"
     return with_notice(back, ctx.request, f"Revoked the key {name}: it is refused from now on.")
