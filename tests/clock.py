@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
@@ -16,6 +16,9 @@ class SettableClock:
 
     def now(self) -> datetime:
         return self.at
+
+    def advance(self, by: timedelta) -> None:
+        self.at += by
 
 
 @asynccontextmanager
