@@ -201,6 +201,10 @@ REFUSALS = [
     ("external_id=u&offset=%2B1", "offset must be a whole number, 0 or more"),
     ("external_id=u&offset=", "offset must be a whole number, 0 or more"),
     ("external_id=u&offset=1&offset=1", "offset must be given once"),
+    # The identifiers are judged before the paging, whatever the paging's text.
+    ("limit=ten", "One of external_id, email or phone is required"),
+    ("email=not-an-email&offset=-1", "Invalid email address: 'not-an-email'"),
+    ("external_id=u&limit=0&offset=-1", "limit must be a whole number from 1 to 100"),
 ]
 
 

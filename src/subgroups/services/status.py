@@ -59,8 +59,8 @@ class StatusService:
         *,
         workspace_id: int,
         identifiers: Identifiers,
-        limit: str | None = None,
-        offset: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
     ) -> UserPage:
         """One page of the profiles the identifiers select, with their states. Raises InvalidRequest."""
         kind, values = identifiers.require_one_kind()

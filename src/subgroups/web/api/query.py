@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Final
+
 from starlette.datastructures import QueryParams
 
-from subgroups.domain.reads import Identifiers
+from subgroups.domain.reads import MAX_OFFSET, Identifiers
 from subgroups.errors import InvalidRequest
+
+_DIGITS: Final = re.compile(r"[0-9]+")
 
 
 def values(params: QueryParams, name: str) -> list[str] | None:
@@ -32,6 +37,21 @@ def single(params: QueryParams, name: str) -> str | None:
     if len(found) > 1:
         raise InvalidRequest(f"{name} must be given once")
     return found[0] if found else None
+
+
+def whole_number(text: str | None) -> int | None:
+    """A parameter's text as the number the service bounds (paging); None when absent.
+
+    Text that is not plain ASCII digits reads as -1, which no bound accepts: the service refuses it
+    with the parameter's own message, in its turn (after the identifiers). Digits too many to be
+    within any bound are not converted, only read as a number beyond them all.
+    """
+    if text is None:
+        return None
+    if not _DIGITS.fullmatch(text):
+        return -1
+    digits = text.lstrip("0")
+    return int(digits or "0") if len(digits) <= 19 else MAX_OFFSET + 1
 
 
 def identifiers(params: QueryParams) -> Identifiers:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from subgroups.domain.models import Permission
 from subgroups.domain.reads import UserStatus
 from subgroups.web.api.auth import authorised_key
-from subgroups.web.api.query import identifiers, single
+from subgroups.web.api.query import identifiers, single, whole_number
 from subgroups.web.responses import json_response
 from subgroups.web.state import services_of
 
@@ -34,8 +34,8 @@ async def get_user_status(request: Request) -> Response:
     page = await services.status.user_statuses(
         workspace_id=key.workspace_id,
         identifiers=identifiers(params),
-        limit=single(params, "limit"),
-        offset=single(params, "offset"),
+        limit=whole_number(single(params, "limit")),
+        offset=whole_number(single(params, "offset")),
     )
     return json_response(
         {
