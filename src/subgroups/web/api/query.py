@@ -1,4 +1,4 @@
-"""Reading identifiers from a query string in every form Braze clients send (§6)."""
+"""Reading a query string as Braze clients send it (§6): identifiers in every form, and paging."""
 
 from __future__ import annotations
 
