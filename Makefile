@@ -4,14 +4,15 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV = $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 
-.PHONY: help uv sync chromium run test check fmt bench
+.PHONY: help uv sync chromium run test test-fast check fmt bench
 
 help:
-	@echo "make run    set up and serve a demo on SQLite (prints an API key and group ids)"
-	@echo "make test   set up and run the whole test suite (SQLite and PostgreSQL)"
-	@echo "make check  formatting, lint, types and import layering"
-	@echo "make fmt    format and auto-fix"
-	@echo "make bench  benchmarks (writes BENCHMARKS.md)"
+	@echo "make run        set up and serve a demo on SQLite (prints an API key and group ids)"
+	@echo "make test       set up and run the whole test suite (SQLite and PostgreSQL)"
+	@echo "make test-fast  the unit and API tests on SQLite only: the quick loop while working"
+	@echo "make check      formatting, lint, types and import layering"
+	@echo "make fmt        format and auto-fix"
+	@echo "make bench      benchmarks (writes BENCHMARKS.md)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || test -x .tools/bin/uv || { \
@@ -29,6 +30,10 @@ run: sync
 
 test: sync chromium
 	$(UV) run pytest
+
+# The loop to run while working: no browser, no PostgreSQL. `make test` (and CI) still run everything.
+test-fast: sync
+	$(UV) run pytest --backend sqlite tests/unit tests/api
 
 check: sync
 	$(UV) run ruff format --check .

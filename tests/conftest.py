@@ -7,6 +7,9 @@ fresh copy of the SQLite file or freshly truncated PostgreSQL tables.
 PostgreSQL comes from SUBGROUPS_TEST_POSTGRES_URL (default: the local server, database `test`); the
 tests create and drop their own scratch database there. When it cannot be reached the PostgreSQL
 half is skipped, except under CI=true, where that is a failure.
+
+`--backend sqlite` runs only the SQLite half (the fast loop, `make test-fast`); CI refuses it, so
+that nothing there passes without PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,6 +36,41 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=BACKENDS,
+        help="run only the tests on this database backend (default: every backend)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if IN_CI and config.getoption("backend") is not None:
+        raise pytest.UsageError("--backend is refused under CI=true: CI runs every backend")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --backend, deselects every test parametrised with another backend.
+
+    Deselecting rather than narrowing the `backend` fixture also covers the tests that name their
+    backends in their own parametrize, and the server fixtures that take a backend as their param.
+    """
+    chosen = config.getoption("backend")
+    if chosen is None:
+        return
+    others = set(BACKENDS) - {chosen}
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        values = callspec.params.values() if callspec is not None else ()
+        elsewhere = any(isinstance(v, str) and v in others for v in values)
+        (dropped if elsewhere else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
