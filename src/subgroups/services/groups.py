@@ -55,12 +55,6 @@ class GroupService:
             raise NotFound(f"No subscription group '{group_id}' in workspace {workspace_id}")
         return group
 
-    async def get(self, *, workspace_id: int, group_id: str) -> Group:
-        group = (await self._groups.find(workspace_id, [group_id])).get(group_id)
-        if group is None:
-            raise NotFound(f"No subscription group '{group_id}' in workspace {workspace_id}")
-        return group
-
     async def update(
         self, *, workspace_id: int, group_id: str, name: str, description: str | None
     ) -> Group:
