@@ -33,7 +33,7 @@ test: sync chromium
 
 # The loop to run while working: no browser, no PostgreSQL. `make test` (and CI) still run everything.
 test-fast: sync
-	$(UV) run pytest --backend sqlite tests/unit tests/api
+	$(UV) run pytest --backend sqlite tests/unit tests/api tests/test_fakes.py
 
 check: sync
 	$(UV) run ruff format --check .
