@@ -1,10 +1,11 @@
 """In-memory stores that satisfy `services/ports.py`, for testing the services' rules in milliseconds.
 
 Like httpx's MockTransport: small and honest, with no patching. Each fake keeps its rows in plain
-public attributes that a test may seed or read, and behaves as the SQL store of the same port does
-(`tests/test_ports.py` holds both to the port's signatures; the contract tests hold the SQL stores
-to the behaviour). The fakes execute, they do not decide: what a set request means arrives decided
-in each `Assignment` (`domain/subscriptions.py`), as it does for both databases.
+public attributes that a test may seed or read, and behaves as the SQL store of the same port does:
+`tests/unit/services/test_ports.py` holds both to the port's signatures, `tests/test_fakes.py` holds
+the fakes to the SQL stores' answers. The fakes execute, they do not decide: what a set request
+means arrives decided in each `Assignment` (`domain/subscriptions.py`), as it does for both
+databases.
 """
 
 from __future__ import annotations
