@@ -29,8 +29,8 @@ from subgroups.domain.models import (
 )
 from subgroups.domain.operators import Operator, OperatorSession
 from subgroups.domain.reads import GroupStatus, IdentifierKind, UserPage, UserStatus
-from subgroups.domain.subscriptions import Assignment, archived_message, contact_conflict_note
-from subgroups.errors import Conflict, InvalidRequest
+from subgroups.domain.subscriptions import Assignment, contact_conflict_note
+from subgroups.errors import Conflict, GroupArchived
 
 
 class FakeWorkspaceStore:
@@ -253,7 +253,7 @@ class FakeSubscriptionStore:
         # store as it was: the one transaction of the SQL stores.
         for pk in sorted({a.group.pk for a in assignments}):
             if self.groups.rows[pk].archived_at is not None:
-                raise InvalidRequest(archived_message(self.groups.rows[pk].id))
+                raise GroupArchived(self.groups.rows[pk].id)
         notes: list[str] = []
         for a in assignments:
             notes.extend(a.notes)

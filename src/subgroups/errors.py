@@ -2,7 +2,8 @@
 
     SubgroupsError
      ├── InvalidRequest        the input breaks a rule; nothing was changed (HTTP 400)
-     │    └── ItemRejected     one object of a multi-group request broke a rule (carries its position)
+     │    ├── ItemRejected     one object of a multi-group request broke a rule (carries its position)
+     │    └── GroupArchived    a set named a group that is archived (carries the group's id)
      ├── AuthenticationFailed  no key, or not a key we know (HTTP 401)
      ├── PermissionDenied      a known key that may not do this (HTTP 403)
      ├── RateLimited           the workspace spent its budget (HTTP 429)
@@ -36,6 +37,14 @@ class ItemRejected(InvalidRequest):
         super().__init__(cause.message)
         self.position = position
         self.cause = cause
+
+
+class GroupArchived(InvalidRequest):
+    """The group `group_id` is archived, found so by the write itself or before it."""
+
+    def __init__(self, group_id: str) -> None:
+        super().__init__(f"Subscription group '{group_id}' is archived and cannot be changed")
+        self.group_id = group_id
 
 
 class AuthenticationFailed(SubgroupsError):

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from subgroups.container import Services
+from subgroups.config import Settings
+from subgroups.container import Services, build_services
 from subgroups.domain.models import State
 from tests.factories import Tenant, make_group, make_key
 
@@ -433,3 +434,37 @@ async def test_a_body_that_is_not_a_json_object_is_refused(
     response = await client.post(PATH, content=content, headers=headers)
 
     assert (response.status_code, response.json()) == (status, {"message": message})
+
+
+async def test_a_group_archived_by_another_process_is_refused_by_position_at_the_write(
+    client: httpx.AsyncClient, tenant: Tenant, services: Services, settings: Settings
+) -> None:
+    """This process still remembers the group as active; the write itself finds it archived."""
+    body = {
+        "subscription_groups": [
+            item(tenant.sms_group.id, external_ids=["user-1"]),
+            item(tenant.email_group.id, external_ids=["user-1"]),
+        ]
+    }
+    assert (await post(client, tenant, body)).status_code == 201  # both groups now remembered
+    other = build_services(settings)
+    try:
+        await other.groups.archive(workspace_id=tenant.workspace.id, group_id=tenant.email_group.id)
+    finally:
+        await other.aclose()
+    before = await services.subscriptions.changes(workspace_id=tenant.workspace.id)
+
+    body["subscription_groups"] = [
+        item(tenant.sms_group.id, "unsubscribed", external_ids=["user-1"]),
+        item(tenant.email_group.id, "unsubscribed", external_ids=["user-1"]),
+    ]
+    response = await post(client, tenant, body)
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "message": f"subscription_groups[1]: Subscription group '{tenant.email_group.id}'"
+            " is archived and cannot be changed"
+        },
+    )
+    assert await services.subscriptions.changes(workspace_id=tenant.workspace.id) == before

@@ -118,7 +118,7 @@ async def test_a_grace_period_keeps_the_old_key_working_until_it_ends(
     stops = listed[old.key.id].revoked_at
     assert stops is not None
     assert stops - listed[new.key.id].created_at == timedelta(hours=1)
-    await services.keys.revoke(key_id=old.key.id)  # ending the grace early
+    await services.keys.revoke(key_id=old.key.id, workspace_id=None)  # ending the grace early
     with pytest.raises(AuthenticationFailed):
         await services.keys.authenticate(old.secret)
 
@@ -150,7 +150,7 @@ async def test_revoking_through_the_same_service_takes_effect_at_once(
     async with app_client(settings, key_cache_seconds=3600) as (http, app_services):
         before = await http.post(PATH, json={}, headers=tenant.auth)
         [key] = await app_services.keys.list(workspace_id=tenant.workspace.id)
-        await app_services.keys.revoke(key_id=key.id)
+        await app_services.keys.revoke(key_id=key.id, workspace_id=None)
         after = await http.post(PATH, json={}, headers=tenant.auth)
 
     assert (before.status_code, after.status_code) == (400, 401)
@@ -166,7 +166,9 @@ async def test_another_process_sees_a_revocation_after_the_cache_window(
     ):
         await remembering.post(PATH, json={}, headers=tenant.auth)
         [key] = await services.keys.list(workspace_id=tenant.workspace.id)
-        await services.keys.revoke(key_id=key.id)  # as the CLI would, in another process
+        await services.keys.revoke(
+            key_id=key.id, workspace_id=None
+        )  # as the CLI would, in another process
 
         within_window = await remembering.post(PATH, json={}, headers=tenant.auth)
         without_cache = await forgetting.post(PATH, json={}, headers=tenant.auth)
@@ -178,7 +180,7 @@ async def test_rotating_a_revoked_or_unknown_key_is_refused(
     services: Services, tenant: Tenant
 ) -> None:
     old = await services.keys.create(workspace_id=tenant.workspace.id)
-    await services.keys.revoke(key_id=old.key.id)
+    await services.keys.revoke(key_id=old.key.id, workspace_id=None)
 
     with pytest.raises(Conflict):
         await services.keys.rotate(key_id=old.key.id)

@@ -7,12 +7,12 @@ the surface's real error handling.
 
 from __future__ import annotations
 
-import html
 import logging
 
 import httpx
 import orjson
 import pytest
+from markupsafe import escape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -23,6 +23,7 @@ from subgroups.errors import (
     AuthenticationFailed,
     Conflict,
     DatabaseUnavailable,
+    GroupArchived,
     InvalidRequest,
     ItemRejected,
     NotFound,
@@ -38,6 +39,12 @@ from tests.dashboard.helpers import dashboard_raising
 # (the error, the status, the message a client reads, the headers beside it)
 CASES: list[tuple[Exception, int, str, dict[str, str]]] = [
     (InvalidRequest("external_id is required"), 400, "external_id is required", {}),
+    (
+        GroupArchived("news"),
+        400,
+        "Subscription group 'news' is archived and cannot be changed",
+        {},
+    ),
     (
         ItemRejected(2, InvalidRequest("external_id is required")),
         400,
@@ -94,7 +101,8 @@ async def test_the_dashboard_answers_its_error_page_with_the_same_status(
     assert response.status_code == status
     assert response.headers["content-type"].startswith("text/html")
     shown = "There is no page at this address." if message == "Not Found" else message
-    assert f"<p>{html.escape(shown)}</p>" in response.text
+    # As the page's template escapes it (markupsafe, which Jinja uses).
+    assert f"<p>{escape(shown)}</p>" in response.text
     assert {name: response.headers.get(name) for name in headers} == headers
 
 

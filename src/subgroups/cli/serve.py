@@ -115,7 +115,7 @@ def demo(host: str, port: int, workers: int, database_url: str | None) -> None:
         # A secret is shown only when created, so each run issues a new demo key and retires the old.
         for old in await services.keys.list(workspace_id=workspace.id):
             if old.name == DEMO_KEY_NAME and old.revoked_at is None:
-                await services.keys.revoke(key_id=old.id)
+                await services.keys.revoke(key_id=old.id, workspace_id=workspace.id)
         new = await services.keys.create(workspace_id=workspace.id, name=DEMO_KEY_NAME)
         await _reset_demo_admin(services, admin_password)
         return new, [groups[name] for name, _ in DEMO_GROUPS]

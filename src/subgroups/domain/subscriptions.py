@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 from subgroups.domain.identifiers import parse_emails, parse_external_ids, parse_phones
 from subgroups.domain.models import Channel, Group, State
-from subgroups.errors import InvalidRequest
+from subgroups.errors import GroupArchived, InvalidRequest
 
 EMAIL_AND_PHONE: Final = (
     "Either an email address or a phone number should be provided, but not both."
@@ -143,14 +143,10 @@ def _ignored_contacts_note(channel: Channel) -> str:
     )
 
 
-def archived_message(group_id: str) -> str:
-    return f"Subscription group '{group_id}' is archived and cannot be changed"
-
-
 def check_active(group: Group) -> None:
-    """Raises InvalidRequest if the group is archived."""
+    """Raises GroupArchived if the group is archived."""
     if group.archived_at is not None:
-        raise InvalidRequest(archived_message(group.id))
+        raise GroupArchived(group.id)
 
 
 def requested_group_id(request: GroupRequest) -> str | None:

@@ -134,7 +134,7 @@ class KeyService:
     async def list(self, *, workspace_id: int | None = None) -> list[ApiKey]:
         return await self._keys.list(workspace_id)
 
-    async def revoke(self, *, key_id: int, workspace_id: int | None = None) -> ApiKey:
+    async def revoke(self, *, key_id: int, workspace_id: int | None) -> ApiKey:
         """Revokes the key at once. A key of another workspace than `workspace_id` is refused like
         one that does not exist (NotFound); only the admin CLI passes None, to reach any workspace.
         """

@@ -62,7 +62,8 @@ class KeyStore(Protocol):
     async def list(self, workspace_id: int | None) -> list[ApiKey]: ...
 
     async def revoke(self, key_id: int, *, at: datetime) -> ApiKey | None:
-        """Revokes the key (once); None if there is no such key."""
+        """Makes the key stop working at `at`, unless it already stops sooner (a revoked key, or
+        one whose rotation grace ends earlier, keeps its end). The key; None if there is none."""
 
     async def rotate(
         self, key_id: int, *, prefix: str, secret_hash: str, at: datetime, old_stops_at: datetime
@@ -113,8 +114,9 @@ class SubscriptionStore(Protocol):
     ) -> list[str]:
         """Applies every assignment in one transaction, in order, recording each real change.
 
-        Returns the non-fatal notes for the reply's `errors`. Raises InvalidRequest (and writes
-        nothing) if a group was archived since it was read.
+        Every assignment's group is one the GroupStore found in this workspace. Returns the
+        non-fatal notes for the reply's `errors`. Raises GroupArchived (and writes nothing) if a
+        group was archived since it was read.
         """
 
     async def profiles(

@@ -15,7 +15,7 @@ from subgroups.domain.subscriptions import (
     plan,
     requested_group_id,
 )
-from subgroups.errors import InvalidRequest, ItemRejected
+from subgroups.errors import GroupArchived, InvalidRequest, ItemRejected
 from subgroups.services.ports import Clock, GroupStore, SubscriptionStore
 
 _NORMALISE = {
@@ -55,9 +55,18 @@ class SubscriptionService:
                 assignments.append(plan(request, groups))
             except InvalidRequest as error:
                 raise ItemRejected(position, error) from None
-        return await self._store.apply(
-            workspace_id=workspace_id, assignments=assignments, actor=actor, at=self._clock.now()
-        )
+        try:
+            return await self._store.apply(
+                workspace_id=workspace_id,
+                assignments=assignments,
+                actor=actor,
+                at=self._clock.now(),
+            )
+        except GroupArchived as archived:
+            # Archived since it was read (another process, or a cached group): the refusal
+            # still names the first object that uses the group.
+            position = next(i for i, a in enumerate(assignments) if a.group.id == archived.group_id)
+            raise ItemRejected(position, archived) from None
 
     async def set_profile_state(
         self, *, workspace_id: int, profile_id: int, group_id: str, state: State, actor: Actor

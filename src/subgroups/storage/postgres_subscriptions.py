@@ -41,10 +41,9 @@ from subgroups.domain.subscriptions import (
     Assignment,
     ContactColumn,
     Selector,
-    archived_message,
     contact_conflict_note,
 )
-from subgroups.errors import InvalidRequest
+from subgroups.errors import GroupArchived
 from subgroups.storage.change_records import COLUMNS, PER_REQUEST, request_values
 from subgroups.storage.postgres_database import PostgresDatabase, lock_ids
 from subgroups.storage.subscriptions import SubscriptionReads
@@ -223,5 +222,5 @@ async def _write(
     )
     assert row is not None  # the statement always returns one row
     if not row["active"]:
-        raise InvalidRequest(archived_message(a.group.id))
+        raise GroupArchived(a.group.id)
     return [*a.notes, *contact_conflict_note(a, row["current_contact"])]

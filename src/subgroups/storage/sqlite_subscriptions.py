@@ -15,8 +15,8 @@ from functools import partial
 from typing import Final
 
 from subgroups.domain.models import Actor
-from subgroups.domain.subscriptions import Assignment, archived_message, contact_conflict_note
-from subgroups.errors import InvalidRequest
+from subgroups.domain.subscriptions import Assignment, contact_conflict_note
+from subgroups.errors import GroupArchived
 from subgroups.storage.change_records import COLUMNS, old_state_name, request_values
 from subgroups.storage.sqlite_database import SqliteDatabase
 from subgroups.storage.subscriptions import SubscriptionReads
@@ -82,7 +82,7 @@ def _check_active(conn: sqlite3.Connection, assignments: Sequence[Assignment]) -
         pks,
     ).fetchone()
     if row is not None:
-        raise InvalidRequest(archived_message(row[0]))
+        raise GroupArchived(row[0])
 
 
 def _resolve(

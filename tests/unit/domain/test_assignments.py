@@ -7,13 +7,12 @@ import pytest
 from subgroups.domain.models import State
 from subgroups.domain.subscriptions import (
     GroupRequest,
-    archived_message,
     assignment,
     check_active,
     contact_conflict_note,
     plan,
 )
-from subgroups.errors import InvalidRequest
+from subgroups.errors import GroupArchived
 from tests.unit.domain.test_subscriptions import GROUPS
 
 EMAIL, SMS = GROUPS["email-g"], GROUPS["sms-g"]
@@ -109,10 +108,9 @@ def test_without_a_contact_to_record_there_is_no_conflict() -> None:
 def test_an_archived_group_is_refused_with_the_one_message() -> None:
     archived = GROUPS["archived-email"]
 
-    with pytest.raises(InvalidRequest) as refused:
+    with pytest.raises(GroupArchived) as refused:
         check_active(archived)
 
-    assert refused.value.message == archived_message("archived-email")
     assert refused.value.message == (
         "Subscription group 'archived-email' is archived and cannot be changed"
     )

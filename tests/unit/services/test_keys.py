@@ -147,7 +147,7 @@ async def test_a_revoked_key_is_refused_at_once(service: KeyService) -> None:
     new = await service.create(workspace_id=1)
     await service.authenticate(new.secret)
 
-    revoked = await service.revoke(key_id=new.key.id)
+    revoked = await service.revoke(key_id=new.key.id, workspace_id=None)
 
     assert revoked.revoked_at == NOW
     assert await refused(service, new.secret)
@@ -156,7 +156,7 @@ async def test_a_revoked_key_is_refused_at_once(service: KeyService) -> None:
 
 async def test_revoking_a_missing_key_is_not_found(service: KeyService) -> None:
     with pytest.raises(NotFound) as caught:
-        await service.revoke(key_id=41)
+        await service.revoke(key_id=41, workspace_id=None)
 
     assert caught.value.message == "No API key 41"
 
@@ -165,10 +165,10 @@ async def test_revoking_again_keeps_the_first_time(
     service: KeyService, clock: SettableClock
 ) -> None:
     new = await service.create(workspace_id=1)
-    await service.revoke(key_id=new.key.id)
+    await service.revoke(key_id=new.key.id, workspace_id=None)
     clock.advance(timedelta(days=1))
 
-    again = await service.revoke(key_id=new.key.id)
+    again = await service.revoke(key_id=new.key.id, workspace_id=None)
 
     assert again.revoked_at == NOW
 
@@ -180,7 +180,7 @@ async def test_a_revocation_through_the_service_clears_its_cache(
     new = await service.create(workspace_id=1)
     await service.authenticate(new.secret)
 
-    await service.revoke(key_id=new.key.id)
+    await service.revoke(key_id=new.key.id, workspace_id=None)
 
     assert await refused(service, new.secret)
     await service.flush()
@@ -293,7 +293,7 @@ async def test_a_revoked_or_missing_key_cannot_be_rotated(
     service: KeyService, store: FakeKeyStore
 ) -> None:
     old = await service.create(workspace_id=1)
-    await service.revoke(key_id=old.key.id)
+    await service.revoke(key_id=old.key.id, workspace_id=None)
 
     with pytest.raises(Conflict) as revoked:
         await service.rotate(key_id=old.key.id)

@@ -14,8 +14,8 @@ import pytest
 
 from subgroups.domain.models import Actor, Group, Source, State
 from subgroups.domain.reads import IdentifierKind
-from subgroups.domain.subscriptions import INVALID_GROUP, GroupRequest, archived_message
-from subgroups.errors import InvalidRequest, ItemRejected
+from subgroups.domain.subscriptions import INVALID_GROUP, GroupRequest
+from subgroups.errors import GroupArchived, InvalidRequest, ItemRejected
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.subscriptions import SubscriptionService
 from tests.clock import SettableClock
@@ -211,20 +211,29 @@ async def test_only_string_group_ids_are_looked_up(
 
 
 async def test_a_group_archived_after_it_was_read_is_refused_at_the_write(
-    store: FakeSubscriptionStore, groups: CountingGroupStore, news: Group, clock: SettableClock
+    store: FakeSubscriptionStore,
+    groups: CountingGroupStore,
+    news: Group,
+    alerts: Group,
+    clock: SettableClock,
 ) -> None:
     # The cache still holds the group as active: only the write's own check can refuse it.
     cached = CachedGroupStore(groups, seconds=60)
     service = SubscriptionService(groups=cached, store=store, clock=clock)
-    await cached.find(WORKSPACE, ["news"])
+    await cached.find(WORKSPACE, ["news", "alerts"])
     await groups.archive(WORKSPACE, "news", at=NOW)
 
-    with pytest.raises(InvalidRequest) as caught:
+    with pytest.raises(GroupArchived) as v1:
+        await service.set_state(workspace_id=WORKSPACE, request=req(external_id="u"), actor=ACTOR)
+    with pytest.raises(ItemRejected) as v2:
         await service.set_states(
-            workspace_id=WORKSPACE, requests=[req(external_id="u")], actor=ACTOR
+            workspace_id=WORKSPACE,
+            requests=[req("alerts", external_id="u"), req(external_id="u")],
+            actor=ACTOR,
         )
 
-    assert caught.value.message == archived_message(news.id)
+    assert v1.value.message == f"Subscription group '{news.id}' is archived and cannot be changed"
+    assert (v2.value.position, v2.value.message) == (1, v1.value.message)
     assert store.people == {}
 
 
@@ -330,7 +339,7 @@ async def test_the_dashboard_is_refused_an_unknown_or_archived_group(
             actor=Actor(Source.DASHBOARD),
         )
 
-    assert caught.value.message == (archived_message(old.id) if archived else INVALID_GROUP)
+    assert caught.value.message == (GroupArchived(old.id).message if archived else INVALID_GROUP)
     assert store.states == {}
 
 
