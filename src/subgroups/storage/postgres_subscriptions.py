@@ -208,7 +208,6 @@ async def _create_external_ids(
 async def _write(
     conn: asyncpg.Connection, workspace_id: int, a: Assignment, actor: Actor, at: datetime
 ) -> list[str]:
-    shared = request_values(workspace_id, a, actor, at)
     row = await conn.fetchrow(
         statement(a.selector, a.contact_column),
         workspace_id,
@@ -218,7 +217,7 @@ async def _write(
         a.subscribed,
         at,
         State.UNSUBSCRIBED.value if a.subscribed else State.SUBSCRIBED.value,
-        *[shared[c] for c in PER_REQUEST],
+        *request_values(workspace_id, a, actor, at),
     )
     assert row is not None  # the statement always returns one row
     if not row["active"]:

@@ -17,18 +17,30 @@ from typing import Final
 from subgroups.domain.models import Actor
 from subgroups.domain.subscriptions import Assignment, contact_conflict_note
 from subgroups.errors import GroupArchived
-from subgroups.storage.change_records import COLUMNS, old_state_name, request_values
+from subgroups.storage.change_records import (
+    PER_PROFILE,
+    PER_REQUEST,
+    old_state_name,
+    request_values,
+)
 from subgroups.storage.sqlite_database import SqliteDatabase
 from subgroups.storage.subscriptions import SubscriptionReads
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
 
 # How SQLAlchemy's SQLite dialect stores a DateTime: text, UTC (see tables.Timestamp).
 _TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S.%f"
 # id, external_id, email, phone
 ProfileRow = tuple[int, str | None, str | None, str | None]
 _PROFILE_COLUMNS: Final = "id, external_id, email, phone"
+# The columns that differ per profile first, so a record is that profile's values followed by the
+# request's, one tuple concatenation.
 INSERT_CHANGE: Final = (
-    f"INSERT INTO state_changes ({', '.join(COLUMNS)})"
-    f" VALUES ({', '.join(':' + c for c in COLUMNS)})"
+    f"INSERT INTO state_changes ({', '.join(PER_PROFILE + PER_REQUEST)})"
+    f" VALUES ({_marks(len(PER_PROFILE + PER_REQUEST))})"
 )
 _UPSERT_STATE: Final = (
     "INSERT INTO subscription_states (profile_id, group_pk, subscribed, updated_at)"
@@ -70,7 +82,7 @@ def apply(
     for a in assignments:
         notes.extend(a.notes)
         targets = _resolve(conn, workspace_id, a, stamp, notes)
-        _write_states(conn, a, targets, request_values(workspace_id, a, actor, stamp))
+        _write_states(conn, a, targets, stamp, request_values(workspace_id, a, actor, stamp))
     return notes
 
 
@@ -165,7 +177,8 @@ def _write_states(
     conn: sqlite3.Connection,
     a: Assignment,
     targets: list[ProfileRow],
-    shared: dict[str, object],
+    stamp: str,
+    request: tuple[object, ...],
 ) -> None:
     if not targets:
         return
@@ -182,24 +195,9 @@ def _write_states(
     changed = [pid for pid in ids if current.get(pid) != subscribed]
     if not changed:
         return
-    conn.executemany(
-        _UPSERT_STATE, [(pid, a.group.pk, subscribed, shared["occurred_at"]) for pid in changed]
-    )
+    pk = a.group.pk
+    conn.executemany(_UPSERT_STATE, [(pid, pk, subscribed, stamp) for pid in changed])
     conn.executemany(
         INSERT_CHANGE,
-        [
-            {
-                **shared,
-                "profile_id": pid,
-                "external_id": by_id[pid][1],
-                "email": by_id[pid][2],
-                "phone": by_id[pid][3],
-                "old_state": old_state_name(current.get(pid)),
-            }
-            for pid in changed
-        ],
+        [by_id[pid] + (old_state_name(current.get(pid)),) + request for pid in changed],
     )
-
-
-def _marks(count: int) -> str:
-    return ", ".join("?" * count)
