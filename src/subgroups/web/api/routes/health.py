@@ -7,6 +7,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
+from subgroups.errors import DatabaseUnavailable
 from subgroups.web.responses import json_response
 from subgroups.web.state import services_of
 
@@ -23,8 +24,11 @@ async def readyz(request: Request) -> Response:
     services = services_of(request)
     try:
         current = await services.schema_is_current()
-    except Exception:  # any failure to reach the database means "not ready", never a 500
-        log.warning("readiness check could not reach the database", exc_info=True)
+    except DatabaseUnavailable as unavailable:  # the driver's reason says it all: no traceback
+        log.warning("readiness check could not reach the database: %s", unavailable.detail)
+        return json_response({"message": "database unreachable"}, 503)
+    except Exception:  # any other failure means "not ready" too, never a 500
+        log.warning("readiness check failed", exc_info=True)
         return json_response({"message": "database unreachable"}, 503)
     if not current:
         return json_response(
