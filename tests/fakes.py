@@ -508,3 +508,23 @@ class FakeOperatorStore:
 
     async def clear_failures(self, email: str, client_ip: str) -> None:
         self.failures.pop((email, client_ip), None)
+
+
+class FakeChangeFeed:
+    """The feed over a FakeSubscriptionStore's records: in memory, every record is committed in id
+    order, as on SQLite; `held_back_from` stands for a transaction still in flight, whose id and
+    every later one the feed must not hand out yet."""
+
+    def __init__(self, store: FakeSubscriptionStore) -> None:
+        self.store = store
+        self.held_back_from: int | None = None
+
+    async def changes(self, workspace_id: int, *, after: int, limit: int) -> list[StateChange]:
+        found = [
+            c
+            for c in self.store.records
+            if c.workspace_id == workspace_id
+            and c.id > after
+            and (self.held_back_from is None or c.id < self.held_back_from)
+        ]
+        return found[:limit]

@@ -6,17 +6,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from subgroups.config import Settings
+from subgroups.services.feed import FeedService
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
 from subgroups.services.metrics import Metrics
 from subgroups.services.operators import OperatorService
-from subgroups.services.ports import Clock, StatusReader, SubscriptionStore, SystemClock
+from subgroups.services.ports import ChangeFeed, Clock, StatusReader, SubscriptionStore, SystemClock
 from subgroups.services.ratelimits import Pool, RateLimitService
 from subgroups.services.reports import ReportService
 from subgroups.services.status import StatusService
 from subgroups.services.subscriptions import SubscriptionService
 from subgroups.services.workspaces import WorkspaceService
+from subgroups.storage.change_feed import PostgresChangeFeed, SqliteChangeFeed
 from subgroups.storage.counters import CounterStores
 from subgroups.storage.engine import Database, dialect_of
 from subgroups.storage.groups import SqlGroupStore
@@ -41,6 +43,7 @@ class Services:
     groups: GroupService
     subscriptions: SubscriptionService
     status: StatusService
+    feed: FeedService
     operators: OperatorService
     reports: ReportService
     ratelimits: RateLimitService
@@ -56,22 +59,43 @@ class Services:
         await self.db.dispose()
 
 
-def open_backend(settings: Settings) -> tuple[Database, SubscriptionStore, StatusReader]:
-    """The database and the stores whose SQL is the backend's own: the one place that chooses."""
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """The database and the stores whose SQL is the backend's own."""
+
+    db: Database
+    subscriptions: SubscriptionStore
+    status: StatusReader
+    feed: ChangeFeed
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The one place that chooses between SQLite and PostgreSQL."""
     if dialect_of(settings.database_url) == "sqlite":
         sqlite = SqliteDatabase(
             settings.database_url,
             pool_size=settings.db_pool_size,
             synchronous=settings.sqlite_synchronous,
         )
-        return sqlite, SqliteSubscriptionStore(sqlite), SqliteStatusReader(sqlite)
+        return Backend(
+            sqlite,
+            SqliteSubscriptionStore(sqlite),
+            SqliteStatusReader(sqlite),
+            SqliteChangeFeed(sqlite),
+        )
     postgres = PostgresDatabase(settings.database_url, pool_size=settings.db_pool_size)
-    return postgres, PostgresSubscriptionStore(postgres), PostgresStatusReader(postgres)
+    return Backend(
+        postgres,
+        PostgresSubscriptionStore(postgres),
+        PostgresStatusReader(postgres),
+        PostgresChangeFeed(postgres),
+    )
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    db, subscription_store, status_reader = open_backend(settings)
+    backend = open_backend(settings)
+    db = backend.db
     workspaces = SqlWorkspaceStore(db)
     groups = CachedGroupStore(SqlGroupStore(db), seconds=settings.group_cache_seconds)
     metrics = Metrics()
@@ -88,8 +112,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             touch_seconds=settings.key_touch_seconds,
         ),
         groups=GroupService(groups=groups, workspaces=workspaces, clock=clock),
-        subscriptions=SubscriptionService(groups=groups, store=subscription_store, clock=clock),
-        status=StatusService(groups=groups, reader=status_reader),
+        subscriptions=SubscriptionService(groups=groups, store=backend.subscriptions, clock=clock),
+        status=StatusService(groups=groups, reader=backend.status),
+        feed=FeedService(feed=backend.feed),
         operators=OperatorService(
             operators=SqlOperatorStore(db),
             clock=clock,

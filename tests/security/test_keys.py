@@ -124,7 +124,7 @@ async def test_a_grace_period_keeps_the_old_key_working_until_it_ends(
 
 
 async def test_a_grace_period_ends_on_time_even_for_a_remembered_key(database_url: str) -> None:
-    db, _, _ = open_backend(Settings(database_url=database_url))
+    db = open_backend(Settings(database_url=database_url)).db
     clock = SettableClock()
     workspaces = SqlWorkspaceStore(db)
     keys = KeyService(keys=SqlKeyStore(db), workspaces=workspaces, clock=clock, cache_seconds=3600)

@@ -130,6 +130,15 @@ class SubscriptionStore(Protocol):
         """State changes of the workspace with id > `after`, oldest first."""
 
 
+class ChangeFeed(Protocol):
+    """The state-change records as the pull feed and webhooks hand them out (contract §9)."""
+
+    async def changes(self, workspace_id: int, *, after: int, limit: int) -> list[StateChange]:
+        """Records of the workspace with id > `after`, ascending, at most `limit`, and only those
+        below which no record can still appear: a reader that continues after the last one it
+        got never misses a record that commits later."""
+
+
 class StatusReader(Protocol):
     """The read side of subscription state (§6). Reads take no write lock."""
 

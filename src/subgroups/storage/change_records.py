@@ -8,11 +8,15 @@ a column added to the table is a column both must fill.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
-from subgroups.domain.models import Actor
+from sqlalchemy import select
+
+from subgroups.domain.models import Actor, Source, State, StateChange
 from subgroups.domain.subscriptions import Assignment
+from subgroups.storage.engine import Database
 from subgroups.storage.tables import state_changes
 
 COLUMNS: Final = tuple(c.name for c in state_changes.columns if not c.primary_key)
@@ -56,3 +60,26 @@ def old_state_name(subscribed: object) -> str | None:
     if subscribed is None:
         return None
     return "subscribed" if subscribed else "unsubscribed"
+
+
+def change_from_row(row: Mapping[Any, Any]) -> StateChange:
+    return StateChange(
+        **{k: v for k, v in row.items() if k not in ("old_state", "new_state", "source")},
+        old_state=State(row["old_state"]) if row["old_state"] else None,
+        new_state=State(row["new_state"]),
+        source=Source(row["source"]),
+    )
+
+
+async def read_changes(
+    db: Database, workspace_id: int, *, after: int | None, limit: int | None, through: int | None
+) -> list[StateChange]:
+    """The workspace's records with `after` < id <= `through`, ascending, at most `limit`."""
+    query = select(state_changes).where(state_changes.c.workspace_id == workspace_id)
+    if after is not None:
+        query = query.where(state_changes.c.id > after)
+    if through is not None:
+        query = query.where(state_changes.c.id <= through)
+    query = query.order_by(state_changes.c.id).limit(limit)
+    async with db.snapshot() as conn:
+        return [change_from_row(row) for row in (await conn.execute(query)).mappings()]

@@ -15,30 +15,22 @@ the count read the index alone, but it would also make every flip of a state upd
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from subgroups.domain.models import Group, Source, State, StateChange
+from subgroups.domain.models import Group, State, StateChange
 from subgroups.domain.reports import GroupSummary, Sizes
+from subgroups.storage.change_records import change_from_row
 from subgroups.storage.engine import Database
 from subgroups.storage.groups import group_from_row
 from subgroups.storage.tables import group_day_changes as day_changes
 from subgroups.storage.tables import group_sizes
 from subgroups.storage.tables import state_changes as changes
 from subgroups.storage.tables import subscription_groups as groups
-
-
-def change_from_row(row: Mapping[Any, Any]) -> StateChange:
-    return StateChange(
-        **{k: v for k, v in row.items() if k not in ("old_state", "new_state", "source")},
-        old_state=State(row["old_state"]) if row["old_state"] else None,
-        new_state=State(row["new_state"]),
-        source=Source(row["source"]),
-    )
 
 
 async def _net_changes(

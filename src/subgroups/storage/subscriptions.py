@@ -12,12 +12,12 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from subgroups.domain.models import ProfileView, Source, State, StateChange, Subscription
+from subgroups.domain.models import ProfileView, State, StateChange, Subscription
 from subgroups.domain.reads import IdentifierKind
+from subgroups.storage.change_records import read_changes
 from subgroups.storage.engine import Database
 from subgroups.storage.tables import (
     profiles,
-    state_changes,
     subscription_groups,
     subscription_states,
 )
@@ -72,21 +72,7 @@ class SubscriptionReads:
     async def changes(
         self, workspace_id: int, *, after: int | None, limit: int | None
     ) -> list[StateChange]:
-        query = select(state_changes).where(state_changes.c.workspace_id == workspace_id)
-        if after is not None:
-            query = query.where(state_changes.c.id > after)
-        query = query.order_by(state_changes.c.id).limit(limit)
-        async with self._db.snapshot() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [
-            StateChange(
-                **{k: v for k, v in row.items() if k not in ("old_state", "new_state", "source")},
-                old_state=State(row["old_state"]) if row["old_state"] else None,
-                new_state=State(row["new_state"]),
-                source=Source(row["source"]),
-            )
-            for row in rows
-        ]
+        return await read_changes(self._db, workspace_id, after=after, limit=limit, through=None)
 
 
 def _state(subscribed: bool) -> State:

@@ -19,6 +19,7 @@ from subgroups.domain.models import Workspace
 from subgroups.services import ports
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.ports import (
+    ChangeFeed,
     Clock,
     CounterStore,
     GroupStore,
@@ -30,6 +31,7 @@ from subgroups.services.ports import (
     SystemClock,
     WorkspaceStore,
 )
+from subgroups.storage.change_feed import PostgresChangeFeed, SqliteChangeFeed
 from subgroups.storage.counters import LocalCounters
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
@@ -41,6 +43,7 @@ from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
 from tests.clock import SettableClock
 from tests.fakes import (
+    FakeChangeFeed,
     FakeGroupStore,
     FakeKeyStore,
     FakeOperatorStore,
@@ -62,6 +65,7 @@ STATUS_READERS: tuple[type[StatusReader], ...] = (
     SqliteStatusReader,
     PostgresStatusReader,
 )
+CHANGE_FEEDS: tuple[type[ChangeFeed], ...] = (FakeChangeFeed, SqliteChangeFeed, PostgresChangeFeed)
 OPERATOR_STORES: tuple[type[OperatorStore], ...] = (FakeOperatorStore, SqlOperatorStore)
 REPORT_STORES: tuple[type[ReportStore], ...] = (SqlReportStore,)
 COUNTER_STORES: tuple[type[CounterStore], ...] = (LocalCounters, RedisStorage)
@@ -73,6 +77,7 @@ IMPLEMENTATIONS: list[tuple[type[Any], tuple[type[Any], ...]]] = [
     (GroupStore, GROUP_STORES),
     (SubscriptionStore, SUBSCRIPTION_STORES),
     (StatusReader, STATUS_READERS),
+    (ChangeFeed, CHANGE_FEEDS),
     (OperatorStore, OPERATOR_STORES),
     (ReportStore, REPORT_STORES),
     (CounterStore, COUNTER_STORES),
