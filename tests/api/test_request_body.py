@@ -3,9 +3,11 @@ request ids and unexpected failures."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,7 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Scope
 
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
@@ -328,3 +331,95 @@ async def test_an_unexpected_failure_is_a_bare_500_with_the_request_id_in_the_lo
     rid = response.headers["x-request-id"]
     [record] = [r for r in caplog.records if getattr(r, "request_id", None) == rid]
     assert record.exc_info is not None
+
+
+# --- clients that hang up or trickle: every body, API or dashboard, is read the same way ---
+
+Receive = Callable[[], Awaitable[Message]]
+
+
+def _scope(path: str, content_type: bytes) -> Scope:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"content-type", content_type)],
+        "client": ("203.0.113.7", 50000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+
+
+async def _serve(app: ASGIApp, path: str, content_type: bytes, receive: Receive) -> list[Message]:
+    """The messages the app sends for one request whose body comes from `receive`."""
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(_scope(path, content_type), receive, send)
+    return sent
+
+
+BODIES = [
+    ("/subscription/status/set", b"application/json", b'{"subscription_'),
+    ("/v2/subscription/status/set", b"application/json", b'{"subscription_groups'),
+    ("/dashboard/sign-in", b"application/x-www-form-urlencoded", b"email=ops"),
+]
+
+
+@pytest.mark.parametrize(("path", "content_type", "first"), BODIES)
+async def test_a_client_that_hangs_up_mid_body_is_logged_once_as_a_499_without_an_error(
+    settings: Settings,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    content_type: bytes,
+    first: bytes,
+) -> None:
+    messages: list[Message] = [{"type": "http.request", "body": first, "more_body": True}]
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    with caplog.at_level(logging.INFO, logger="subgroups"):
+        await _serve(create_app(settings, services), path, content_type, receive)
+
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    [line] = caplog.records
+    assert (line.name, line.getMessage(), getattr(line, "status", None)) == (
+        "subgroups.access",
+        "request",
+        499,
+    )
+    assert line.exc_info is None
+
+
+@pytest.mark.parametrize(("path", "content_type", "first"), BODIES)
+async def test_a_body_that_never_finishes_is_a_408_on_every_surface(
+    settings: Settings, path: str, content_type: bytes, first: bytes
+) -> None:
+    quick = replace(settings, body_timeout_seconds=0.2)
+    services = build_services(quick)
+    messages: list[Message] = [{"type": "http.request", "body": first, "more_body": True}]
+
+    async def receive() -> Message:
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()  # the rest of the body never comes
+        raise AssertionError("unreachable")
+
+    try:
+        async with asyncio.timeout(10):  # a bound on the test, far beyond the body's
+            sent = await _serve(create_app(quick, services), path, content_type, receive)
+    finally:
+        await services.aclose()
+
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 408

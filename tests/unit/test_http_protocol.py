@@ -12,6 +12,7 @@ from typing import Any
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+from subgroups.web.middleware import ANSWERED_BY_SERVER
 from subgroups.web.server.http_protocol import MAX_REQUEST_HEAD_BYTES, BoundedHttpToolsProtocol
 
 LIMIT = MAX_REQUEST_HEAD_BYTES
@@ -54,12 +55,17 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def _feed(*reads: bytes) -> RecordingTransport:
-    config = Config(app=_app, log_level="warning", lifespan="off")
+def _connect(app: Any = _app) -> tuple[BoundedHttpToolsProtocol, RecordingTransport]:
+    config = Config(app=app, log_level="warning", lifespan="off")
     config.load()
     protocol = BoundedHttpToolsProtocol(config, ServerState(), app_state={})
     transport = RecordingTransport()
     protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def _feed(*reads: bytes) -> RecordingTransport:
+    protocol, transport = _connect()
     for data in reads:
         protocol.data_received(data)
         for _ in range(5):  # let the app answer before the next read
@@ -128,3 +134,43 @@ async def test_a_head_that_begins_in_the_read_that_ends_a_request_is_still_bound
 
     assert _statuses(transport) == [b"200", b"431"]
     assert transport.closed
+
+
+async def test_a_body_the_parser_refuses_is_a_400_the_app_is_told_about() -> None:
+    """The app, reading the body, sees the connection close; the scope says the client was answered."""
+    seen: list[tuple[str, object]] = []
+
+    async def reading_app(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        while message["type"] == "http.request" and message.get("more_body"):
+            message = await receive()
+        seen.append((message["type"], scope["state"].get(ANSWERED_BY_SERVER)))
+
+    protocol, transport = _connect(reading_app)
+    protocol.data_received(
+        b'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nzz\r\n'
+    )
+    protocol.connection_lost(None)  # what the event loop does once the transport has closed
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+    assert _statuses(transport) == [b"400"]
+    assert seen == [("http.disconnect", 400)]
+
+
+async def test_a_client_that_closes_mid_body_leaves_no_answer_in_the_scope() -> None:
+    seen: list[object] = []
+
+    async def reading_app(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive())["type"] == "http.request":
+            pass
+        seen.append(scope["state"].get(ANSWERED_BY_SERVER))
+
+    protocol, transport = _connect(reading_app)
+    protocol.data_received(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    protocol.connection_lost(None)
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+    assert transport.written == b""
+    assert seen == [None]

@@ -7,6 +7,11 @@ One pure-ASGI middleware, outermost, so that it sees every response (errors and 
   X-RateLimit-* headers (see `ratelimit.py`);
 - a clean 500 when code fails, with the details in the log only;
 - one access-log line per request (see `logs.py`).
+
+A client that hangs up before its answer is not a failure of the service: it gets no answer (there
+is no one to send it to), no traceback is logged, and its access line says 499, nginx's "client
+closed request". When the server itself answered the client and closed the connection under the
+app (a body the HTTP parser refused), the line gives that answer's status instead.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Any
+from typing import Any, Final
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from subgroups.domain.models import Network
@@ -28,6 +34,10 @@ log = logging.getLogger("subgroups.api")
 access_log = logging.getLogger("subgroups.access")
 
 MAX_LOGGED_PATH = 200
+CLIENT_CLOSED_REQUEST: Final = 499
+# The key of a request's scope state under which the server (`server/http_protocol.py`) leaves the
+# status it answered with itself, when it did so and closed the connection while the app ran.
+ANSWERED_BY_SERVER: Final = "answered_by_server"
 
 # Request ids only need to be unique, not secret: a generator seeded once from the OS is enough,
 # and unlike uuid4 it makes no system call per request (one that also hands the GIL to other threads).
@@ -71,6 +81,10 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_context)
+        except ClientDisconnect:
+            # Whatever was sent after the client left (a mounted app's 500 for this very
+            # exception) reached no one.
+            status = state.get(ANSWERED_BY_SERVER, CLIENT_CLOSED_REQUEST)
         except Exception:
             key = state.get("api_key")
             log.exception(

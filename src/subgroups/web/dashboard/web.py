@@ -23,6 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from subgroups.container import Services
 from subgroups.domain.models import Workspace
 from subgroups.domain.operators import OperatorSession
+from subgroups.web.body import read_body
 from subgroups.web.dashboard.render import render
 from subgroups.web.state import services_of
 
@@ -72,15 +73,14 @@ def url(request: Request, name: str, /, **params: Any) -> str:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form body, at most 64 KiB: the dashboard posts nothing bigger."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
-        raise HTTPException(413, "This form is too large.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise HTTPException(413, "This form is too large.")
+    """An urlencoded form body, at most 64 KiB (the dashboard posts nothing bigger), arriving within
+    the time every body gets (`subgroups.web.body`)."""
+    body = await read_body(
+        request,
+        max_bytes=MAX_FORM_BYTES,
+        time_limit=services_of(request).settings.body_timeout_seconds,
+        too_large="This form is too large.",
+    )
     try:
         pairs = parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):

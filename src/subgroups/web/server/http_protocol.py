@@ -11,6 +11,11 @@ inside a read that ended an earlier request counts from the next read), so what 
 make the process hold is the limit plus one read. A complete head is measured exactly, before
 httptools parses its target (which it would refuse with a 400 past 64 KiB). The bound lives here
 and nowhere else: the app leaves it to the server, so run it with `subgroups serve`.
+
+When the parser refuses what follows a complete head (a bad chunk size), uvicorn answers 400 and
+closes the connection while the app is reading the body; the app sees the client hang up. This
+protocol tells the app the client was answered (see `ANSWERED_BY_SERVER`), so that the request's
+access line gives the 400 the client got.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Final
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from subgroups.web.middleware import ANSWERED_BY_SERVER
 from subgroups.web.security_headers import SecurityHeaders
 
 # The request line and headers together. 64 KiB holds a GET naming 50 long external ids with room
@@ -86,6 +92,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         if not self.transport.is_closing():
             super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        cycle = self.cycle
+        # None before the first head; a request whose answer has begun is the app's to log.
+        if cycle is not None and not cycle.response_started:
+            cycle.scope.setdefault("state", {})[ANSWERED_BY_SERVER] = 400
+        super().send_400_response(msg)
 
     def _refuse(self) -> None:
         if self.transport.is_closing():
