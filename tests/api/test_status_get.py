@@ -9,11 +9,13 @@ import pytest
 
 from subgroups.container import Services
 from tests.api.helpers import set_state
+from tests.api.test_openapi import documented_messages
 from tests.factories import Tenant, make_group, make_key
 from tests.profiles import insert_profile
 from tests.writer import writes_held
 
 PATH = "/subscription/status/get"
+NOT_UTF8 = "Query string must be valid UTF-8"
 EMAIL_AND_PHONE = "Either an email address or a phone number should be provided, but not both."
 
 
@@ -251,6 +253,49 @@ async def test_refusals_follow_the_contracts_order_and_text(
             response = await get(client, tenant, filled)
 
             assert answer(response) == (400, {"message": message})
+
+
+INVALID_UTF8 = [
+    "subscription_group_id={email}&external_id=%FF%FE",
+    "subscription_group_id={email}&email=a%C3@example.com",
+    "subscription_group_id={email}&external_id=%ED%A0%80",  # a surrogate, not a character
+    "subscription_group_id={email}&external_id=u&unread=%80",
+    "subscription_group_id={email}&external_id=u&%FF=1",
+    # Before every rule of the contract: a query that cannot be read has no group id to judge.
+    "subscription_group_id=no-such-group&external_id=%FF",
+    "subscription_group_id=%FF&external_id=u",
+]
+
+
+async def test_a_query_that_is_not_utf8_is_refused_like_such_a_body(
+    client: httpx.AsyncClient, tenant: Tenant, subtests: pytest.Subtests
+) -> None:
+    for query in INVALID_UTF8:
+        with subtests.test(msg=query):
+            response = await get(client, tenant, query.format(email=tenant.email_group.id))
+
+            assert answer(response) == (400, {"message": NOT_UTF8})
+    assert NOT_UTF8 in documented_messages("GET", PATH, 400)
+
+
+async def test_a_query_in_utf8_is_read_as_such(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    await set_state(client, tenant, tenant.email_group, "subscribed", external_id="café")
+
+    response = await get(
+        client, tenant, f"subscription_group_id={tenant.email_group.id}&external_id=caf%C3%A9"
+    )
+
+    assert answer(response) == ok({"café": "Subscribed"})
+
+
+async def test_a_caller_without_a_key_is_refused_before_its_query_is_read(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    response = await client.get(
+        f"{PATH}?subscription_group_id={tenant.email_group.id}&external_id=%FF"
+    )
+
+    assert response.status_code == 401
 
 
 LIST_SIZES = [

@@ -10,10 +10,12 @@ import pytest
 from subgroups.container import Services
 from subgroups.domain.models import Group
 from tests.api.helpers import set_state
+from tests.api.test_openapi import documented_messages
 from tests.factories import Tenant, make_group, make_key
 from tests.profiles import insert_profile
 
 PATH = "/subscription/user/status"
+NOT_UTF8 = "Query string must be valid UTF-8"
 EMAIL_AND_PHONE = "Either an email address or a phone number should be provided, but not both."
 
 
@@ -216,6 +218,27 @@ async def test_refusals_name_the_problem(
             response = await get(client, tenant, query)
 
             assert (response.status_code, response.json()) == (400, {"message": message})
+
+
+INVALID_UTF8 = [
+    "external_id=%FF%FE",
+    "email=a%C3@example.com",
+    "external_id=u&limit=%FF",
+    "external_id=u&unread=%80",
+    # Before every other rule: a query that cannot be read names no identifier to judge.
+    "limit=ten&offset=%FF",
+]
+
+
+async def test_a_query_that_is_not_utf8_is_refused_like_such_a_body(
+    client: httpx.AsyncClient, tenant: Tenant, subtests: pytest.Subtests
+) -> None:
+    for query in INVALID_UTF8:
+        with subtests.test(msg=query):
+            response = await get(client, tenant, query)
+
+            assert (response.status_code, response.json()) == (400, {"message": NOT_UTF8})
+    assert NOT_UTF8 in documented_messages("GET", PATH, 400)
 
 
 @pytest.mark.parametrize(

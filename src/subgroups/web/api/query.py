@@ -4,13 +4,30 @@ from __future__ import annotations
 
 import re
 from typing import Final
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import QueryParams
+from starlette.requests import Request
 
 from subgroups.domain.reads import MAX_OFFSET, Identifiers
 from subgroups.errors import InvalidRequest
 
 _DIGITS: Final = re.compile(r"[0-9]+")
+NOT_UTF8: Final = "Query string must be valid UTF-8"
+
+
+def query_params(request: Request) -> QueryParams:
+    """The request's query parameters, refusing (400) a query that is not UTF-8 once decoded, as an
+    invalid body is refused: Starlette's own `request.query_params` turns such bytes into U+FFFD,
+    which would then be looked up as an identifier no one sent.
+    """
+    raw: bytes = request.scope["query_string"]
+    try:
+        # Literal bytes first (a client may send them unescaped), then each %XX escape.
+        pairs = parse_qsl(raw.decode(), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidRequest(NOT_UTF8) from None
+    return QueryParams(pairs)
 
 
 def values(params: QueryParams, name: str) -> list[str] | None:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from subgroups.domain.models import Permission
 from subgroups.domain.reads import UserStatus
 from subgroups.web.api.auth import authorised_key
-from subgroups.web.api.query import identifiers, single, whole_number
+from subgroups.web.api.query import identifiers, query_params, single, whole_number
 from subgroups.web.responses import json_response
 from subgroups.web.state import services_of
 
@@ -18,7 +18,7 @@ from subgroups.web.state import services_of
 async def get_status(request: Request) -> Response:
     services = services_of(request)
     key = await authorised_key(services, request, Permission.STATUS_GET)
-    params = request.query_params
+    params = query_params(request)
     statuses = await services.status.statuses(
         workspace_id=key.workspace_id,
         group_id=single(params, "subscription_group_id"),
@@ -30,7 +30,7 @@ async def get_status(request: Request) -> Response:
 async def get_user_status(request: Request) -> Response:
     services = services_of(request)
     key = await authorised_key(services, request, Permission.GROUPS_GET)
-    params = request.query_params
+    params = query_params(request)
     page = await services.status.user_statuses(
         workspace_id=key.workspace_id,
         identifiers=identifiers(params),
