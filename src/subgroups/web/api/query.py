@@ -23,7 +23,8 @@ def query_params(request: Request) -> QueryParams:
     """
     raw: bytes = request.scope["query_string"]
     try:
-        # Literal bytes first (a client may send them unescaped), then each %XX escape.
+        # Both the bytes as sent (the server's parser refuses non-ASCII ones, but another server
+        # may pass them on) and what each %XX escape stands for.
         pairs = parse_qsl(raw.decode(), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         raise InvalidRequest(NOT_UTF8) from None
