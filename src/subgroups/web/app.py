@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
+from starlette.types import ExceptionHandler
 
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
@@ -17,8 +20,9 @@ from subgroups.web.api.routes.read_status import get_status, get_user_status
 from subgroups.web.api.routes.reference import docs_page, openapi_document
 from subgroups.web.api.routes.set_status import set_status_v1
 from subgroups.web.api.routes.set_status_v2 import set_status_v2
+from subgroups.web.dashboard import landing
 from subgroups.web.dashboard.app import dashboard_mount
-from subgroups.web.errors import API_ERROR_HANDLERS
+from subgroups.web.errors import API_ERROR_HANDLERS, exception_handlers
 from subgroups.web.middleware import RequestContext
 from subgroups.web.state import keep_services
 
@@ -29,12 +33,21 @@ def routes() -> list[Route]:
         Route("/v2/subscription/status/set", set_status_v2, methods=["POST"]),
         Route("/subscription/status/get", get_status, methods=["GET"]),
         Route("/subscription/user/status", get_user_status, methods=["GET"]),
-        Route("/openapi.json", openapi_document, methods=["GET"]),
-        Route("/docs", docs_page, methods=["GET"]),
+        Route("/openapi.json", openapi_document, methods=["GET"], name="openapi"),
+        Route("/docs", docs_page, methods=["GET"], name="docs"),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *landing.routes(),
     ]
+
+
+# Routing's own answers (no such address, a wrong method) are pages for a browser; whatever an
+# endpoint answers past routing stays the contract's JSON, whoever asks.
+ERROR_HANDLERS: dict[Any, ExceptionHandler] = {
+    **API_ERROR_HANDLERS,
+    HTTPException: exception_handlers(landing.api_problem)[HTTPException],
+}
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -50,7 +63,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     app = Starlette(
         routes=[*routes(), dashboard_mount(built)],
         middleware=[Middleware(RequestContext, trusted_proxies=settings.trusted_proxies)],
-        exception_handlers=API_ERROR_HANDLERS,
+        exception_handlers=ERROR_HANDLERS,
         lifespan=lifespan,
     )
     # A path with an extra trailing slash is an unknown path (§1: a JSON 404), not an empty-bodied 307.

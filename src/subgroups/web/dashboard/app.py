@@ -36,6 +36,8 @@ _HEADERS: Final = (
 )
 _PAGE_CACHE: Final = (b"cache-control", b"no-store")  # pages show personal data and secrets
 _STATIC_CACHE: Final = (b"cache-control", b"public, max-age=31536000, immutable")
+# The same headers for a page served outside the dashboard's app (see landing.py).
+PAGE_HEADERS: Final = {name.decode(): value.decode() for name, value in (*_HEADERS, _PAGE_CACHE)}
 
 
 class DashboardHeaders:

@@ -1,0 +1,71 @@
+"""What the browser tests share: an operator with a workspace and a key, signing in, API calls."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from subgroups.container import Services
+from subgroups.domain.models import Group
+from tests.dashboard.conftest import LiveServer
+
+PASSWORD = "a long enough password"
+_serial = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Setup:
+    workspace_id: int
+    workspace_name: str
+    email: str
+    key: str
+
+
+def make_setup(live_server: LiveServer) -> Setup:
+    """A workspace with a full-permission key, and an operator who can sign in."""
+    # One count for every module: on PostgreSQL the modules' servers share a database.
+    n = next(_serial)
+
+    async def action(services: Services) -> Setup:
+        workspace = await services.workspaces.create(name=f"Browser {live_server.backend} {n}")
+        operator = await services.operators.create(
+            email=f"operator{n}@example.com", password=PASSWORD
+        )
+        new = await services.keys.create(workspace_id=workspace.id, name="website")
+        return Setup(workspace.id, workspace.name, operator.email, new.secret)
+
+    return live_server.call(action)
+
+
+def make_group(live_server: LiveServer, setup: Setup, name: str, channel: str) -> Group:
+    async def action(services: Services) -> Group:
+        return await services.groups.create(
+            workspace_id=setup.workspace_id, name=name, channel=channel
+        )
+
+    return live_server.call(action)
+
+
+def sign_in(page: Page, setup: Setup, *, go_to: str = "/dashboard/") -> None:
+    page.goto(go_to)
+    expect(page).to_have_title(re.compile("^Sign in"))
+    page.get_by_label("Email").fill(setup.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def api_set(
+    live_server: LiveServer, key: str, group_id: str, state: str, **ids: Any
+) -> httpx.Response:
+    return httpx.post(
+        f"{live_server.base_url}/subscription/status/set",
+        json={"subscription_group_id": group_id, "subscription_state": state, **ids},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
