@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from limits import parse
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from subgroups.domain.models import Network
 
 DEFAULT_DATABASE_URL = "sqlite:///subgroups.db"
+DATABASE_URL_FORMS = (
+    "sqlite:///relative.db, sqlite:////absolute.db or postgresql://user:pass@host:5432/db"
+)
 DEFAULT_RATE_LIMIT_SET = "5000/minute"
 DEFAULT_RATE_LIMIT_GET = "250000/hour"
 LOOPBACK = ("127.0.0.0/8", "::1/128")
@@ -76,7 +81,7 @@ class Settings:
             body_timeout_seconds=_float(env, "SUBGROUPS_BODY_TIMEOUT_SECONDS", 15.0),
             metrics_allowed=_networks(env, "SUBGROUPS_METRICS_ALLOWED_IPS", LOOPBACK),
         )
-        settings.check()
+        settings.check(database_url_source="SUBGROUPS_DATABASE_URL")
         return settings
 
     def with_database(self, url: str) -> Settings:
@@ -84,13 +89,14 @@ class Settings:
         updated.check()
         return updated
 
-    def check(self) -> None:
-        if make_url(self.database_url).get_backend_name() not in (
-            "sqlite",
-            "postgresql",
-            "postgres",
-        ):
-            raise SettingsError("SUBGROUPS_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+    def check(self, *, database_url_source: str = "database URL") -> None:
+        """Raises SettingsError for the first unusable value; `database_url_source` names where
+        the URL came from in that message."""
+        if _parse_database_url(self.database_url) is None:
+            shown = _hide_password(self.database_url)
+            raise SettingsError(
+                f"{database_url_source} {shown!r} is not valid: use {DATABASE_URL_FORMS}"
+            )
         if self.sqlite_synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise SettingsError("SUBGROUPS_SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL")
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -117,10 +123,43 @@ class Settings:
     def redacted_database_url(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)
 
+    def sqlite_file(self) -> str | None:
+        """The file of a SQLite database (relative to the working directory, as given), else None."""
+        parsed = _parse_database_url(self.database_url)
+        return (
+            parsed.database
+            if parsed is not None and parsed.get_backend_name() == "sqlite"
+            else None
+        )
+
     def redacted_redis_url(self) -> str | None:
         if self.redis_url is None:
             return None
         return make_url(self.redis_url).render_as_string(hide_password=True)
+
+
+def _parse_database_url(url: str) -> URL | None:
+    """The URL if it names a database we can use, else None.
+
+    SQLite takes a file and nothing else: `sqlite://relative.db` (two slashes) would make
+    relative.db a host name, and an in-memory database would vanish with the process that made it.
+    The driver, if one is named (`postgresql+asyncpg://`), is ours to choose and is replaced."""
+    try:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        return None
+    if backend in ("postgresql", "postgres"):
+        return parsed
+    no_server = (parsed.host, parsed.port, parsed.username, parsed.password) == (None,) * 4
+    if backend == "sqlite" and no_server and parsed.database not in (None, "", ":memory:"):
+        return parsed
+    return None
+
+
+def _hide_password(url: str) -> str:
+    # By pattern, not by parsing: the URL being shown is one that did not parse.
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:

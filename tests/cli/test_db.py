@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -43,20 +44,77 @@ def test_db_commands_speak_plain_text_without_json(bare_cli: Cli) -> None:
     assert [r.exit_code for r in (before, upgraded, after)] == [0, 0, 0]
 
 
-def test_every_command_refuses_an_unmigrated_database(bare_cli: Cli) -> None:
-    for command in (
-        ["workspace", "list"],
-        ["workspace", "create", "Acme"],
-        ["key", "list"],
-        ["group", "list", "--workspace", "1"],
-        ["changes", "list", "--workspace", "1"],
-        ["profile", "show", "--workspace", "1", "--email", "a@example.com"],
-    ):
+REFUSING = (
+    ["workspace", "list"],
+    ["workspace", "create", "Acme"],
+    ["key", "list"],
+    ["group", "list", "--workspace", "1"],
+    ["changes", "list", "--workspace", "1"],
+    ["profile", "show", "--workspace", "1", "--email", "a@example.com"],
+)
+
+
+def test_every_command_refuses_an_unmigrated_database(bare_cli: Cli, backend: str) -> None:
+    if backend == "sqlite":
+        # A file with no tables: the bare SQLite database is a file not yet created.
+        sqlite3.connect(bare_cli.database_url.removeprefix("sqlite:///")).close()
+    for command in REFUSING:
         assert bare_cli.fails(*command) == NOT_MIGRATED
     assert bare_cli.ok("db", "current")["current"] is False
 
 
-def test_serve_refuses_an_unmigrated_database(empty_database_url: str) -> None:
+@pytest.mark.parametrize("command", [*REFUSING, ["admin", "list"], ["key", "revoke", "1"]])
+def test_a_command_refuses_a_missing_sqlite_file_and_creates_nothing(
+    command: list[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "subgroups.db"
+
+    message = Cli(f"sqlite:///{missing}").fails(*command)
+
+    assert message == f"There is no database at {missing}: run `subgroups db upgrade` to create it"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_sqlite_file_is_found_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    message = Cli("sqlite:///subgroups.db").fails("workspace", "list")
+
+    assert message == (
+        f"There is no database at {tmp_path / 'subgroups.db'}: "
+        "run `subgroups db upgrade` to create it"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_db_current_on_a_missing_sqlite_file_reports_no_revision_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    current = Cli(f"sqlite:///{tmp_path / 'subgroups.db'}").ok("db", "current")
+
+    assert current == {"revision": None, "head": head_revision(), "current": False}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_refuses_a_missing_sqlite_file_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "subgroups.db"
+
+    result = CliRunner().invoke(
+        main, ["serve", "--port", "1", "--database-url", f"sqlite:///{missing}"]
+    )
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: There is no database at {missing}: run `subgroups db upgrade` to create it\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_refuses_an_unmigrated_database(empty_database_url: str, backend: str) -> None:
+    if backend == "sqlite":
+        sqlite3.connect(empty_database_url.removeprefix("sqlite:///")).close()
     result = CliRunner().invoke(
         main, ["serve", "--port", "1", "--database-url", empty_database_url]
     )

@@ -9,7 +9,7 @@ import pytest
 from subgroups.config import Settings
 from subgroups.container import build_services
 from subgroups.errors import AuthenticationFailed
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, one_document
 
 ALL = ["subscription.groups.get", "subscription.status.get", "subscription.status.set"]
 
@@ -110,8 +110,14 @@ def test_errors(cli: Cli, workspace: int) -> None:
 
 
 def test_an_unknown_permission_is_a_usage_error(cli: Cli, workspace: int) -> None:
-    result = cli("key", "create", "--workspace", str(workspace), "--permission", "users.track")
+    command = ["key", "create", "--workspace", str(workspace), "--permission", "users.track"]
+    result = cli(*command)
+    as_text = cli(*command, as_json=False)
 
     assert result.exit_code == 2
-    assert "users.track" in result.stderr
+    assert "users.track" in one_document(result.stdout)["message"]
+    assert result.stderr == ""
+    assert as_text.exit_code == 2
+    assert "users.track" in as_text.stderr
+    assert as_text.stdout == ""
     assert cli.ok("key", "list") == {"keys": []}

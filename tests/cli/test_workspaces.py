@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tests.cli.conftest import Cli
 
@@ -36,5 +36,7 @@ def test_text_output(cli: Cli) -> None:
     created = cli("workspace", "create", "Acme", as_json=False)
     listed = cli("workspace", "list", as_json=False)
 
+    [acme] = cli.ok("workspace", "list")["workspaces"]
+    day = f"{datetime.fromisoformat(acme['created_at']).astimezone(UTC):%Y-%m-%d}"
     assert created.stdout == "created workspace 1 (Acme)\n"
-    assert listed.stdout == "1\tAcme\n"
+    assert listed.stdout == f"ID  NAME  CREATED (UTC)\n1   Acme  {day}\n"

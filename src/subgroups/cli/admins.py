@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
+from subgroups.cli.render import table, utc_day
 from subgroups.cli.runner import common, emit, fail, run
-from subgroups.container import Services
-from subgroups.domain.operators import Operator
+
+if TYPE_CHECKING:
+    from subgroups.container import Services
+    from subgroups.domain.operators import Operator
 
 
 @click.group()
@@ -80,7 +84,9 @@ def admin_list(database_url: str | None, as_json: bool) -> None:
         return await services.operators.list()
 
     found = run(database_url, as_json, action)
-    text = "\n".join(f"{o.id}\t{o.email}\t{o.created_at:%Y-%m-%d}" for o in found)
+    text = table(
+        ["ID", "EMAIL", "CREATED (UTC)"], [(o.id, o.email, utc_day(o.created_at)) for o in found]
+    )
     emit(
         {"admins": [{"id": o.id, "email": o.email, "created_at": o.created_at} for o in found]},
         text or "no dashboard users",

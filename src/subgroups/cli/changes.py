@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from subgroups.cli.render import change_doc
+from subgroups.cli.render import change_doc, table, utc_time
 from subgroups.cli.runner import common, emit, run
-from subgroups.container import Services
-from subgroups.domain.models import StateChange
+
+if TYPE_CHECKING:
+    from subgroups.container import Services
+    from subgroups.domain.models import StateChange
 
 
 @click.group()
@@ -32,10 +36,18 @@ def changes_list(
         )
 
     found = run(database_url, as_json, action)
-    text = "\n".join(
-        f"{c.id}\t{c.occurred_at.isoformat()}\t{c.subscription_group_id}\t"
-        f"{c.old_state.value if c.old_state else 'unknown'} -> {c.new_state.value}\t"
-        f"{c.external_id or c.email or c.phone}\t{c.source.value}"
-        for c in found
+    text = table(
+        ["ID", "TIME (UTC)", "GROUP", "CHANGE", "PERSON", "SOURCE"],
+        [
+            (
+                c.id,
+                utc_time(c.occurred_at),
+                c.subscription_group_id,
+                f"{c.old_state.value if c.old_state else 'unknown'} -> {c.new_state.value}",
+                c.external_id or c.email or c.phone,
+                c.source.value,
+            )
+            for c in found
+        ],
     )
     emit({"changes": [change_doc(c) for c in found]}, text or "no changes", as_json=as_json)

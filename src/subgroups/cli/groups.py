@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from subgroups.cli.render import group_doc
+from subgroups.cli.render import group_doc, table, utc_day
 from subgroups.cli.runner import common, emit, run
-from subgroups.container import Services
-from subgroups.domain.models import Group
+
+if TYPE_CHECKING:
+    from subgroups.container import Services
+    from subgroups.domain.models import Group
 
 
 @click.group()
@@ -57,8 +61,9 @@ def group_list(workspace_id: int, database_url: str | None, as_json: bool) -> No
         return await services.groups.list(workspace_id=workspace_id)
 
     found = run(database_url, as_json, action)
-    text = "\n".join(
-        f"{g.id}\t{g.channel}\t{g.name}{'  (archived)' if g.archived_at else ''}" for g in found
+    text = table(
+        ["ID", "CHANNEL", "NAME", "ARCHIVED (UTC)"],
+        [(g.id, g.channel, g.name, utc_day(g.archived_at)) for g in found],
     )
     emit({"groups": [group_doc(g) for g in found]}, text or "no groups", as_json=as_json)
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from subgroups.cli.render import key_doc
+from subgroups.cli.render import key_doc, table
 from subgroups.cli.runner import common, emit, run
-from subgroups.container import Services
 from subgroups.domain.models import ApiKey, NewApiKey, Permission
-from subgroups.services.keys import MAX_GRACE_SECONDS
+
+if TYPE_CHECKING:
+    from subgroups.container import Services
 
 
 @click.group()
@@ -69,9 +71,9 @@ def key_list(workspace_id: int | None, database_url: str | None, as_json: bool) 
 
     found = run(database_url, as_json, action)
     now = datetime.now(UTC)
-    text = "\n".join(
-        f"{k.id}\t{k.prefix}…\tworkspace {k.workspace_id}\t{_status(k, now)}\t{k.name}"
-        for k in found
+    text = table(
+        ["ID", "WORKSPACE", "PREFIX", "NAME", "STATUS"],
+        [(k.id, k.workspace_id, f"{k.prefix}…", k.name, _status(k, now)) for k in found],
     )
     emit({"keys": [key_doc(k) for k in found]}, text or "no keys", as_json=as_json)
 
@@ -93,7 +95,8 @@ def key_revoke(key_id: int, database_url: str | None, as_json: bool) -> None:
 @click.argument("key_id", type=int)
 @click.option(
     "--grace-seconds",
-    type=click.IntRange(min=0, max=MAX_GRACE_SECONDS),
+    type=click.IntRange(min=0),
+    callback=lambda _ctx, _param, value: _grace_seconds(value),
     default=0,
     show_default=True,
     help="How long the old key keeps working, so clients can switch. 0: it stops at once.",
@@ -121,6 +124,15 @@ def key_rotate(key_id: int, grace_seconds: int, database_url: str | None, as_jso
         f" its secret (shown only now):\n{new.secret}"
     )
     emit(doc, text, as_json=as_json)
+
+
+def _grace_seconds(value: int) -> int:
+    # The bound is the service's; read here so that loading the CLI does not import the services.
+    from subgroups.services.keys import MAX_GRACE_SECONDS
+
+    if value > MAX_GRACE_SECONDS:
+        raise click.BadParameter(f"{value} is not in the range 0<=x<={MAX_GRACE_SECONDS}.")
+    return value
 
 
 def _status(k: ApiKey, now: datetime) -> str:

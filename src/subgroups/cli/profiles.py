@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from subgroups.cli.render import profile_doc
+from subgroups.cli.render import profile_doc, table, utc_time
 from subgroups.cli.runner import common, emit, fail, run
-from subgroups.container import Services
-from subgroups.domain.models import ProfileView
-from subgroups.domain.reads import IdentifierKind
+
+if TYPE_CHECKING:
+    from subgroups.container import Services
+    from subgroups.domain.models import Group, ProfileView
+    from subgroups.domain.reads import IdentifierKind
 
 
 @click.group()
@@ -41,20 +45,36 @@ def profile_show(
         fail("give exactly one of --external-id, --email, --phone", as_json=as_json)
     kind, value = given[0]
 
-    async def action(services: Services) -> list[ProfileView]:
-        return await services.subscriptions.profiles(
+    async def action(services: Services) -> tuple[list[ProfileView], dict[str, Group]]:
+        found = await services.subscriptions.profiles(
             workspace_id=workspace_id, kind=kind, value=value
         )
+        # Names for people to read; only a profile that exists proves the workspace does.
+        groups = await services.groups.list(workspace_id=workspace_id) if found else []
+        return found, {g.id: g for g in groups}
 
-    found = run(database_url, as_json, action)
-    lines = []
-    for p in found:
-        lines.append(f"profile external_id={p.external_id} email={p.email} phone={p.phone}")
-        lines += [
-            f"  {s.group_id}\t{s.state.value}\t{s.updated_at.isoformat()}" for s in p.subscriptions
-        ]
+    found, groups = run(database_url, as_json, action)
     emit(
         {"profiles": [profile_doc(p) for p in found]},
-        "\n".join(lines) or "no profile",
+        "\n\n".join(_profile_text(p, groups) for p in found) or "no profile",
         as_json=as_json,
     )
+
+
+def _profile_text(p: ProfileView, groups: dict[str, Group]) -> str:
+    known = [("external_id", p.external_id), ("email", p.email), ("phone", p.phone)]
+    identity = " ".join(f"{name}={value}" for name, value in known if value is not None)
+    states = table(
+        ["GROUP", "CHANNEL", "STATE", "SINCE (UTC)", "GROUP ID"],
+        [
+            (
+                groups[s.group_id].name if s.group_id in groups else None,
+                groups[s.group_id].channel if s.group_id in groups else None,
+                s.state.value,
+                utc_time(s.updated_at),
+                s.group_id,
+            )
+            for s in p.subscriptions
+        ],
+    )
+    return f"profile {identity}\n{states or 'in no group'}"

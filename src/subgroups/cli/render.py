@@ -1,10 +1,13 @@
-"""Domain values as the JSON documents the CLI prints."""
+"""Domain values as the JSON documents the CLI prints, and the tables it prints for people."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from subgroups.domain.models import ApiKey, Group, ProfileView, StateChange, Workspace
+if TYPE_CHECKING:
+    from subgroups.domain.models import ApiKey, Group, ProfileView, StateChange, Workspace
 
 
 def workspace_doc(w: Workspace) -> dict[str, Any]:
@@ -67,3 +70,26 @@ def change_doc(c: StateChange) -> dict[str, Any]:
         "request_id": c.request_id,
         "client_ip": c.client_ip,
     }
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Rows under a header line, each column as wide as its widest cell; "" when there are no rows.
+
+    None prints as an empty cell. Columns are separated by two spaces, so that a header of two
+    words ("CREATED (UTC)") still reads as one column."""
+    lines = [list(headers)] + [["" if cell is None else str(cell) for cell in row] for row in rows]
+    if len(lines) == 1:
+        return ""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def utc_day(at: datetime | None) -> str | None:
+    return None if at is None else f"{at.astimezone(UTC):%Y-%m-%d}"
+
+
+def utc_time(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}"

@@ -6,14 +6,20 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
 
-from subgroups.config import Settings, SettingsError
-from subgroups.container import Services, build_services
 from subgroups.errors import DatabaseUnavailable, SchemaNotCurrent, SubgroupsError
+
+# The settings and the services are imported when a command runs, not when the CLI is loaded:
+# `subgroups --help` and a mistyped command need neither, and the stack behind them takes most of
+# a second to import.
+if TYPE_CHECKING:
+    from subgroups.config import Settings
+    from subgroups.container import Services
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,12 +40,14 @@ def common(command: F) -> F:
     )(command)
 
 
-def settings_for(database_url: str | None) -> Settings:
+def settings_for(database_url: str | None, *, as_json: bool) -> Settings:
+    from subgroups.config import Settings, SettingsError
+
     try:
         settings = Settings.from_env()
         return settings.with_database(database_url) if database_url else settings
-    except (SettingsError, ValueError) as error:
-        fail(str(error), as_json=False)
+    except SettingsError as error:
+        fail(str(error), as_json=as_json)
 
 
 def fail(message: str, *, as_json: bool) -> NoReturn:
@@ -71,7 +79,11 @@ def run(
     require_schema: bool = True,
 ) -> T:
     """Runs `action` against the services, turning domain errors into a message and exit status 1."""
-    settings = settings_for(database_url)
+    from subgroups.container import build_services
+
+    settings = settings_for(database_url, as_json=as_json)
+    if require_schema:
+        refuse_a_missing_file(settings, as_json=as_json)
 
     async def _go() -> T:
         services = build_services(settings)
@@ -88,6 +100,27 @@ def run(
         unreachable(error, as_json=as_json)
     except SubgroupsError as error:
         fail(error.message, as_json=as_json)
+
+
+def missing_file(settings: Settings) -> Path | None:
+    """The SQLite file `settings` name, if it does not exist."""
+    name = settings.sqlite_file()
+    if name is None or Path(name).exists():
+        return None
+    return Path(name).absolute()
+
+
+def refuse_a_missing_file(settings: Settings, *, as_json: bool) -> None:
+    """Stops before SQLite would create an empty file for a command that needs the schema.
+
+    Only `subgroups db upgrade` (and the demo) may create the database: a mistyped path must not
+    leave an empty file behind, nor report a schema problem where the file is simply elsewhere."""
+    path = missing_file(settings)
+    if path is not None:
+        fail(
+            f"There is no database at {path}: run `subgroups db upgrade` to create it",
+            as_json=as_json,
+        )
 
 
 def unreachable(error: DatabaseUnavailable, *, as_json: bool) -> NoReturn:

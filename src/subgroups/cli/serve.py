@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import secrets
 import shlex
+import socket
+import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import uvicorn
 
-from subgroups.cli.runner import NOT_MIGRATED, fail, run, settings_for
-from subgroups.config import Settings
-from subgroups.container import Services
-from subgroups.domain.models import Group, NewApiKey
-from subgroups.storage.migrate import upgrade
-from subgroups.web.server.logs import logging_config
+from subgroups.cli.runner import NOT_MIGRATED, fail, refuse_a_missing_file, run, settings_for
+
+# The server's stack is imported when a command runs (see runner.py).
+if TYPE_CHECKING:
+    from subgroups.config import Settings
+    from subgroups.container import Services
+    from subgroups.domain.models import Group, NewApiKey
 
 DEMO_WORKSPACE = "Demo"
 DEMO_KEY_NAME = "demo"
@@ -33,7 +37,7 @@ def _options(command: F) -> F:
     for option in reversed(
         [
             click.option("--host", default="127.0.0.1", show_default=True),
-            click.option("--port", default=8000, show_default=True, type=int),
+            click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535)),
             click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1)),
             click.option("--database-url", default=None, metavar="URL"),
         ]
@@ -46,11 +50,12 @@ def _options(command: F) -> F:
 @_options
 def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
     """Serve the HTTP API."""
-    settings = settings_for(database_url)
+    from subgroups.container import build_services
+
+    settings = settings_for(database_url, as_json=False)
+    refuse_a_missing_file(settings, as_json=False)
 
     async def current() -> bool:
-        from subgroups.container import build_services
-
         services = build_services(settings)
         try:
             return await services.schema_is_current()
@@ -63,11 +68,47 @@ def serve(host: str, port: int, workers: int, database_url: str | None) -> None:
         fail(f"cannot check the database schema: {error}", as_json=False)
     if not migrated:
         fail(NOT_MIGRATED, as_json=False)
+    refuse_a_busy_port(host, port, advice=lambda free: f"choose another with --port {free}")
     _serve(settings, host, port, workers)
+
+
+def refuse_a_busy_port(host: str, port: int, *, advice: Callable[[int], str]) -> None:
+    """Stops unless the server can listen on host:port now; `advice` says what to do instead,
+    given a port that is free.
+
+    A port taken by another server would otherwise be found only by the server, after the demo
+    has printed a key and an address that lead to that other server."""
+    error = _listen_error(host, port)
+    if error is None:
+        return
+    if error.errno != errno.EADDRINUSE:
+        fail(f"cannot listen on {host}:{port}: {error.strerror or error}", as_json=False)
+    nearby = range(port + 10, min(port + 60, 65536))
+    free = next((p for p in nearby if _listen_error(host, p) is None), 8010)
+    fail(f"{host}:{port} is already in use, by another server: {advice(free)}", as_json=False)
+
+
+def _listen_error(host: str, port: int) -> OSError | None:
+    """Why a server could not listen on host:port now, or None; binds and lets go at once."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, protocol, _, address in addresses:
+            with socket.socket(family, kind, protocol) as probe:
+                # As the server does: a port an earlier run left in TIME_WAIT is free, and an
+                # IPv6 address does not also claim the IPv4 one.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
+    except OSError as error:  # socket.gaierror included: a host that is not this machine's
+        return error
+    return None
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How the HTTP server runs; benchmarks run their baseline app with exactly these."""
+    from subgroups.web.server.logs import logging_config
+
     return {
         "server_header": False,
         # The client address is the socket's unless the operator trusts a proxy (SUBGROUPS_TRUSTED_PROXIES).
@@ -82,6 +123,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
     # Worker processes build their own settings from the environment; hand them the database.
     os.environ["SUBGROUPS_DATABASE_URL"] = settings.database_url
     uvicorn.run(
@@ -98,7 +141,17 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 @_options
 def demo(host: str, port: int, workers: int, database_url: str | None) -> None:
     """Set up a demo workspace (once), print a fresh key and curl examples, and serve."""
-    settings = settings_for(database_url)
+    from subgroups.storage.migrate import upgrade
+
+    settings = settings_for(database_url, as_json=False)
+    # Before the database changes: a second demo must not revoke the key of one still serving.
+    refuse_a_busy_port(
+        host,
+        port,
+        advice=lambda free: (
+            f"choose another port: make run PORT={free} (or subgroups demo --port {free})"
+        ),
+    )
     upgrade(settings.database_url)
 
     async def action(services: Services) -> tuple[NewApiKey, list[Group]]:
@@ -126,6 +179,7 @@ def demo(host: str, port: int, workers: int, database_url: str | None) -> None:
     base = f"http://{host}:{port}"
     click.echo(_banner(base, new, email_group, sms_group, settings.redacted_database_url()))
     click.echo(_dashboard_banner(base, admin_password))
+    click.echo(_cli_banner())
     _serve(settings, host, port, workers)
 
 
@@ -143,6 +197,24 @@ def _dashboard_banner(base: str, password: str) -> str:
             f"  open:             {base}/dashboard/",
             f"  email:            {DEMO_ADMIN}",
             f"  password:         {password}  (new at each run of subgroups demo)",
+            "",
+        ]
+    )
+
+
+def _cli_banner() -> str:
+    """How to reach `subgroups` from another shell, where this environment is not on the PATH."""
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if sys.prefix == sys.base_prefix or not activate.exists():
+        return "\n".join(["The admin CLI, from another shell:", "  subgroups --help", ""])
+    where = "from another shell"
+    if activate.is_relative_to(Path.cwd()):
+        activate, where = activate.relative_to(Path.cwd()), "from another shell in this directory"
+    return "\n".join(
+        [
+            f"The admin CLI, {where}:",
+            f"  source {shlex.quote(str(activate))}   # puts subgroups on that shell's PATH",
+            "  subgroups workspace list",
             "",
         ]
     )

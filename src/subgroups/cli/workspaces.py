@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from subgroups.cli.render import workspace_doc
+from subgroups.cli.render import table, utc_day, workspace_doc
 from subgroups.cli.runner import common, emit, run
-from subgroups.container import Services
-from subgroups.domain.models import Workspace
+
+if TYPE_CHECKING:
+    from subgroups.container import Services
+    from subgroups.domain.models import Workspace
 
 
 @click.group()
@@ -37,5 +41,9 @@ def workspace_list(database_url: str | None, as_json: bool) -> None:
         return await services.workspaces.list()
 
     found = run(database_url, as_json, action)
-    text = "\n".join(f"{w.id}\t{w.name}" for w in found) or "no workspaces"
-    emit({"workspaces": [workspace_doc(w) for w in found]}, text, as_json=as_json)
+    text = table(
+        ["ID", "NAME", "CREATED (UTC)"], [(w.id, w.name, utc_day(w.created_at)) for w in found]
+    )
+    emit(
+        {"workspaces": [workspace_doc(w) for w in found]}, text or "no workspaces", as_json=as_json
+    )
