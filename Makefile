@@ -7,7 +7,7 @@ UV = $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 .PHONY: help uv sync chromium run test test-fast check fmt bench
 
 help:
-	@echo "make run        set up and serve a demo on SQLite (prints an API key and group ids)"
+	@echo "make run        set up and serve a demo on SQLite (prints an API key and group ids); PORT=8010 to move it"
 	@echo "make test       set up and run the whole test suite (SQLite and PostgreSQL)"
 	@echo "make test-fast  the unit and API tests on SQLite only: the quick loop while working"
 	@echo "make check      formatting, lint, types and import layering"
@@ -25,8 +25,11 @@ sync: uv
 chromium:
 	@scripts/ensure-chromium
 
+# The demo's port: `make run PORT=8010` when 8000 is taken.
+PORT ?= 8000
+
 run: sync
-	$(UV) run subgroups demo
+	$(UV) run subgroups demo --port $(PORT)
 
 test: sync chromium
 	$(UV) run pytest
