@@ -26,18 +26,21 @@ class Setup:
     key: str
 
 
-def make_setup(live_server: LiveServer) -> Setup:
-    """A workspace with a full-permission key, and an operator who can sign in."""
+def make_setup(
+    live_server: LiveServer, *, workspace: str = "Browser", operator: str = "operator"
+) -> Setup:
+    """A workspace with a full-permission key, and an operator who can sign in. The names given
+    are made unique."""
     # One count for every module: on PostgreSQL the modules' servers share a database.
     n = next(_serial)
 
     async def action(services: Services) -> Setup:
-        workspace = await services.workspaces.create(name=f"Browser {live_server.backend} {n}")
-        operator = await services.operators.create(
-            email=f"operator{n}@example.com", password=PASSWORD
+        made = await services.workspaces.create(name=f"{workspace} {live_server.backend} {n}")
+        signs_in = await services.operators.create(
+            email=f"{operator}{n}@example.com", password=PASSWORD
         )
-        new = await services.keys.create(workspace_id=workspace.id, name="website")
-        return Setup(workspace.id, workspace.name, operator.email, new.secret)
+        new = await services.keys.create(workspace_id=made.id, name="website")
+        return Setup(made.id, made.name, signs_in.email, new.secret)
 
     return live_server.call(action)
 

@@ -2,66 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
 import re
-from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from subgroups.container import Services
 from subgroups.domain.models import Group, Source
+from tests.dashboard.browsing import PASSWORD, api_set, make_group, make_setup, sign_in
 from tests.dashboard.conftest import LiveServer, screenshot
 
 pytestmark = pytest.mark.e2e
-
-PASSWORD = "a long enough password"
-_serial = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class Setup:
-    workspace_id: int
-    workspace_name: str
-    email: str
-    key: str
-
-
-def make_setup(live_server: LiveServer) -> Setup:
-    """A workspace with a full-permission key, and an operator who can sign in."""
-    n = next(_serial)
-
-    async def action(services: Services) -> Setup:
-        workspace = await services.workspaces.create(name=f"Browser {live_server.backend} {n}")
-        operator = await services.operators.create(
-            email=f"operator{n}@example.com", password=PASSWORD
-        )
-        new = await services.keys.create(workspace_id=workspace.id, name="website")
-        return Setup(workspace.id, workspace.name, operator.email, new.secret)
-
-    return live_server.call(action)
-
-
-def sign_in(page: Page, setup: Setup, *, go_to: str = "/dashboard/") -> None:
-    page.goto(go_to)
-    expect(page).to_have_title(re.compile("^Sign in"))
-    page.get_by_label("Email").fill(setup.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-
-
-def api_set(
-    live_server: LiveServer, key: str, group_id: str, state: str, **ids: Any
-) -> httpx.Response:
-    return httpx.post(
-        f"{live_server.base_url}/subscription/status/set",
-        json={"subscription_group_id": group_id, "subscription_state": state, **ids},
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=10,
-    )
 
 
 def wait_for_chart(page: Page) -> None:
@@ -222,8 +175,9 @@ def test_a_profile_is_found_by_its_email_and_a_dashboard_change_is_recorded(
     page.get_by_label("Value").fill("  Ann@Example.COM ")
     page.get_by_role("button", name="Look up").click()
 
-    profile = page.get_by_role("region", name="Profile 1")
-    expect(profile.get_by_text("user-42")).to_be_visible()
+    # Titled by who it is, not by a number that reads like its id.
+    profile = page.get_by_role("region", name="Profile user-42", exact=True)
+    expect(profile.locator("dd", has_text="user-42")).to_be_visible()
     state_row = profile.locator("table.states tr", has_text="Weekly digest")
     expect(state_row.locator(".state")).to_have_text("Subscribed")
     history = profile.locator("table.history tbody tr")
@@ -331,3 +285,158 @@ def test_copy_falls_back_to_a_selection_without_the_clipboard_api(
     copied: str = reader.evaluate("navigator.clipboard.readText()")
     assert copied == group.id
     reader.close()
+
+
+def test_reloading_the_page_of_a_new_key_neither_makes_another_key_nor_shows_the_secret_again(
+    page: Page, live_server: LiveServer
+) -> None:
+    setup = make_setup(live_server)
+    keys_page = f"/dashboard/w/{setup.workspace_id}/keys"
+    sign_in(page, setup, go_to=keys_page)
+
+    page.locator("summary", has_text="New key").click()
+    page.get_by_label("Name").fill("Reloaded")
+    page.get_by_role("button", name="Create key").click()
+
+    secret = page.get_by_role("region", name="Key “Reloaded” created").locator("#new-secret")
+    expect(secret).to_have_text(re.compile("^sgk_"))
+    # The secret is shown by a page of its own address, which the form redirected to: the
+    # secret is not in it.
+    expect(page).to_have_url(re.compile(f"{keys_page}$"))
+    shown = secret.inner_text()
+    assert shown not in page.url
+
+    page.reload()
+
+    expect(page.get_by_role("heading", name="API keys")).to_be_visible()
+    expect(page.locator("#new-secret")).to_have_count(0)
+    expect(page.get_by_role("rowheader", name="Reloaded")).to_have_count(1)
+
+    async def names(services: Services) -> list[str]:
+        return [k.name for k in await services.keys.list(workspace_id=setup.workspace_id)]
+
+    assert sorted(live_server.call(names)) == ["Reloaded", "website"]
+    page.go_back()
+    expect(page.locator("#new-secret")).to_have_count(0)
+    assert sorted(live_server.call(names)) == ["Reloaded", "website"]
+
+
+def test_two_keys_of_one_name_are_told_apart_by_their_prefix_when_revoking(
+    page: Page, live_server: LiveServer
+) -> None:
+    setup = make_setup(live_server)
+
+    async def two_of_a_name(services: Services) -> list[str]:
+        made = [
+            await services.keys.create(workspace_id=setup.workspace_id, name="Twin")
+            for _ in range(2)
+        ]
+        return [m.key.prefix for m in made]
+
+    first, second = live_server.call(two_of_a_name)
+    sign_in(page, setup, go_to=f"/dashboard/w/{setup.workspace_id}/keys")
+
+    row = page.locator("tr", has=page.get_by_role("cell", name=f"{second}…"))
+    row.get_by_role("button", name=re.compile("^Revoke Twin")).click()
+    dialog = page.get_by_role("dialog", name="Revoke this key?")
+    expect(dialog).to_contain_text(second)
+    expect(dialog).not_to_contain_text(first)
+    dialog.get_by_role("button", name="Revoke key").click()
+
+    expect(page.get_by_role("status")).to_contain_text(f"Revoked the key “Twin” ({second}…)")
+    expect(row.locator(".key-status")).to_contain_text("Revoked")
+    other = page.locator("tr", has=page.get_by_role("cell", name=f"{first}…"))
+    expect(other.locator(".key-status")).to_contain_text("Active")
+    expect(other.get_by_role("button", name=f"Revoke Twin ({first}…)")).to_be_visible()
+
+
+def test_the_dashboard_holds_a_profile_to_the_channel_rules_of_the_api(
+    page: Page, live_server: LiveServer
+) -> None:
+    setup = make_setup(live_server)
+    news = make_group(live_server, setup, "Newsletter", "email")
+    alerts = make_group(live_server, setup, "Alerts", "sms")
+    phone = "+14155552671"
+    assert api_set(live_server, setup.key, alerts.id, "subscribed", phone=phone).status_code == 201
+    refused = api_set(live_server, setup.key, news.id, "subscribed", phone=phone)
+    assert refused.status_code == 400
+    sign_in(
+        page, setup, go_to=f"/dashboard/w/{setup.workspace_id}/profiles?by=phone&q={quote(phone)}"
+    )
+
+    profile = page.get_by_role("region", name=f"Profile {phone}", exact=True)
+    email_row = profile.locator("table.states tr", has_text="Newsletter")
+    sms_row = profile.locator("table.states tr", has_text="Alerts")
+    # An email group offers no change for a profile the API cannot reach by email, and says why.
+    expect(email_row.get_by_role("button")).to_have_count(0)
+    expect(email_row).to_contain_text("Needs an email address or an external id")
+    expect(sms_row.get_by_role("button", name="Unsubscribe from Alerts")).to_be_visible()
+    screenshot(page, live_server, "profile-phone-only")
+
+    # A form that names the email group anyway (a page from before, or one made by hand) is
+    # refused by the server with the API's words, and nothing changes.
+    sms_row.locator("input[name=group_id]").evaluate("(input, id) => input.value = id", news.id)
+    sms_row.get_by_role("button", name="Unsubscribe from Alerts").click()
+
+    expect(page.get_by_role("alert")).to_have_text(refused.json()["message"])
+    expect(email_row.locator(".state")).to_have_text("Unknown")
+    expect(sms_row.locator(".state")).to_have_text("Subscribed")
+
+    async def changes(services: Services) -> int:
+        return len(await services.subscriptions.changes(workspace_id=setup.workspace_id))
+
+    assert live_server.call(changes) == 1
+
+
+def test_a_profile_with_an_external_id_may_join_a_group_of_either_channel(
+    page: Page, live_server: LiveServer
+) -> None:
+    setup = make_setup(live_server)
+    news = make_group(live_server, setup, "Newsletter", "email")
+    alerts = make_group(live_server, setup, "Alerts", "sms")
+    sent = api_set(
+        live_server, setup.key, alerts.id, "subscribed", external_id="u-7", phone="+14155552671"
+    )
+    assert sent.status_code == 201
+    sign_in(page, setup, go_to=f"/dashboard/w/{setup.workspace_id}/profiles?by=external_id&q=u-7")
+
+    profile = page.get_by_role("region", name="Profile u-7", exact=True)
+    email_row = profile.locator("table.states tr", has_text="Newsletter")
+    email_row.get_by_role("button", name="Subscribe to Newsletter").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Saved: Subscribed")
+    expect(email_row.locator(".state")).to_have_text("Subscribed")
+    assert (
+        api_set(live_server, setup.key, news.id, "subscribed", external_id="u-7").status_code == 201
+    )
+
+
+def opened(page: Page, path: str) -> int:
+    """Opens `path` as a person would (typing it) and gives the status of the page."""
+    response = page.goto(path)
+    assert response is not None
+    return response.status
+
+
+def test_the_root_and_the_dashboard_without_its_slash_lead_a_browser_on(
+    page: Page, live_server: LiveServer
+) -> None:
+    assert opened(page, "/") == 200
+    page.get_by_role("link", name="API reference").click()
+    expect(page).to_have_url(re.compile("/docs$"))
+
+    page.goto("/")
+    page.get_by_role("link", name="Dashboard").first.click()
+    expect(page).to_have_title(re.compile("^Sign in"))
+
+    page.goto("/dashboard")
+    expect(page).to_have_url(re.compile("/dashboard/sign-in"))
+    expect(page).to_have_title(re.compile("^Sign in"))
+
+    assert opened(page, "/subscription/status/set") == 405
+    expect(page.get_by_role("heading", level=1)).to_contain_text("API")
+    page.get_by_role("link", name="API reference").click()
+    expect(page).to_have_url(re.compile("/docs$"))
+
+    assert opened(page, "/no/such/page") == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from subgroups.domain.identifiers import parse_emails, parse_external_ids, parse_phones
-from subgroups.domain.models import Channel, Group, State
+from subgroups.domain.models import Channel, Group, ProfileView, State
 from subgroups.errors import GroupArchived, InvalidRequest
 
 EMAIL_AND_PHONE: Final = (
@@ -199,6 +199,30 @@ def check_identifier_kinds(
     if not (has_external_id or has_email or has_phone):
         contact = "email" if group.channel == "email" else "phone"
         raise InvalidRequest(f"One of external_id or {contact} is required")
+
+
+def can_select(group: Group, profile: ProfileView) -> bool:
+    """Whether some set request could select `profile` in `group`: by its external id (in any
+    group), or by its email in an email group, its phone in an SMS group."""
+    contact = profile.email if group.channel == "email" else profile.phone
+    return profile.external_id is not None or contact is not None
+
+
+def check_selectable(group: Group, profile: ProfileView) -> None:
+    """Steps 6-8 for a change of one known profile (the dashboard's): what no set request could
+    do, the dashboard does not do either, and it is refused with the words the API uses for the
+    identifiers the profile has (a phone-only profile and an email group: "Phone numbers cannot
+    be used with an email subscription group; use external_id or email")."""
+    if can_select(group, profile):
+        return
+    # The profile has no external id and not the group's kind of contact: at most the other kind,
+    # which these steps refuse.
+    check_identifier_kinds(
+        group,
+        has_external_id=False,
+        has_email=profile.email is not None,
+        has_phone=profile.phone is not None,
+    )
 
 
 def _state(value: object) -> State:

@@ -15,7 +15,7 @@ import pytest
 from subgroups.domain.models import Actor, Group, Source, State
 from subgroups.domain.reads import IdentifierKind
 from subgroups.domain.subscriptions import INVALID_GROUP, GroupRequest
-from subgroups.errors import GroupArchived, InvalidRequest, ItemRejected
+from subgroups.errors import GroupArchived, InvalidRequest, ItemRejected, NotFound
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.subscriptions import SubscriptionService
 from tests.clock import SettableClock
@@ -341,6 +341,107 @@ async def test_the_dashboard_is_refused_an_unknown_or_archived_group(
 
     assert caught.value.message == (GroupArchived(old.id).message if archived else INVALID_GROUP)
     assert store.states == {}
+
+
+# Which profiles the dashboard may give a state in a group of each channel: those a set request
+# could select there (by external id in any group, by email in an email group, by phone in an
+# SMS group), and no other.
+SELECTABLE = [
+    ("news", {"external_id": "u1"}),
+    ("news", {"email": "a@example.com"}),
+    ("news", {"external_id": "u1", "phone": "+12223334444"}),
+    ("news", {"email": "a@example.com", "phone": "+12223334444"}),
+    ("alerts", {"external_id": "u1"}),
+    ("alerts", {"phone": "+12223334444"}),
+    ("alerts", {"external_id": "u1", "email": "a@example.com"}),
+]
+# ... and the API's answer to a set request that sends what such a profile has.
+NOT_SELECTABLE = [
+    ("news", {"phone": "+12223334444"}),
+    ("alerts", {"email": "a@example.com"}),
+]
+
+
+async def dashboard_set(
+    service: SubscriptionService,
+    profile_id: int,
+    group_id: str,
+    found_by: tuple[IdentifierKind, str],
+    state: State = State.SUBSCRIBED,
+) -> None:
+    await service.set_profile_state(
+        workspace_id=WORKSPACE,
+        profile_id=profile_id,
+        group_id=group_id,
+        state=state,
+        actor=Actor(Source.DASHBOARD, operator="ops@example.com"),
+        found_by=found_by,
+    )
+
+
+def lookup_of(ids: dict[str, str]) -> tuple[IdentifierKind, str]:
+    kind: IdentifierKind = next(k for k in ("phone", "email", "external_id") if k in ids)
+    return kind, ids[kind]
+
+
+@pytest.mark.usefixtures("news", "alerts")
+@pytest.mark.parametrize(("group_id", "ids"), SELECTABLE)
+async def test_the_dashboard_changes_a_profile_the_api_could_select_in_the_group(
+    service: SubscriptionService, store: FakeSubscriptionStore, group_id: str, ids: dict[str, str]
+) -> None:
+    profile = store.add_profile(WORKSPACE, at=NOW, **ids)
+
+    await dashboard_set(service, profile.id, group_id, lookup_of(ids))
+
+    assert [(r.profile_id, r.new_state) for r in store.records] == [(profile.id, State.SUBSCRIBED)]
+
+
+@pytest.mark.usefixtures("news", "alerts")
+@pytest.mark.parametrize("state", list(State))
+@pytest.mark.parametrize(("group_id", "ids"), NOT_SELECTABLE)
+async def test_the_dashboard_refuses_what_the_api_refuses_with_the_same_message(
+    service: SubscriptionService,
+    store: FakeSubscriptionStore,
+    group_id: str,
+    ids: dict[str, str],
+    state: State,
+) -> None:
+    profile = store.add_profile(WORKSPACE, at=NOW, **ids)
+    with pytest.raises(InvalidRequest) as api:
+        await service.set_state(
+            workspace_id=WORKSPACE, request=req(group_id, state.value, **ids), actor=ACTOR
+        )
+
+    with pytest.raises(InvalidRequest) as dashboard:
+        await dashboard_set(service, profile.id, group_id, lookup_of(ids), state)
+
+    assert dashboard.value.message == api.value.message
+    assert dashboard.value.message in {
+        "Phone numbers cannot be used with an email subscription group; use external_id or email",
+        "Email addresses cannot be used with an SMS subscription group; use external_id or phone",
+    }
+    assert store.states == {}
+    assert store.records == []
+
+
+async def test_the_dashboard_checks_the_profile_as_stored_not_as_the_form_says(
+    service: SubscriptionService, store: FakeSubscriptionStore, news: Group
+) -> None:
+    """The form names the profile and how it was found; the service reads it again through that
+    lookup, so a form naming another profile than the lookup finds changes nothing."""
+    reachable = store.add_profile(WORKSPACE, email="a@example.com", at=NOW)
+    phone_only = store.add_profile(WORKSPACE, phone="+12223334444", at=NOW)
+    theirs = store.add_profile(OTHER_WORKSPACE, email="a@example.com", at=NOW)
+
+    for profile_id in (phone_only.id, theirs.id, 99):
+        with pytest.raises(NotFound):
+            await dashboard_set(service, profile_id, "news", ("email", "A@example.com"))
+    with pytest.raises(InvalidRequest, match="Phone numbers cannot be used"):
+        await dashboard_set(service, phone_only.id, "news", ("phone", "+12223334444"))
+
+    assert store.states == {}
+    await dashboard_set(service, reachable.id, "news", ("email", " A@Example.com"))
+    assert list(store.states) == [(reachable.id, news.pk)]
 
 
 @pytest.mark.usefixtures("news", "alerts")

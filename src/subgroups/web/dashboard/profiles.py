@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from subgroups.domain.models import Actor, ProfileView, Source, State, StateChange
 from subgroups.domain.reads import IdentifierKind
+from subgroups.domain.subscriptions import can_select
 from subgroups.errors import InvalidRequest
 from subgroups.web.client import client_ip, request_id
 from subgroups.web.dashboard.groups import key_labels
@@ -64,6 +65,7 @@ async def look_up(ctx: Context) -> Response:
         groups=groups,
         group_names={g.id: g.name for g in groups},
         key_labels=key_labels(keys),
+        can_select=can_select,
         section="profiles",
     )
 
@@ -94,6 +96,7 @@ async def change_state(ctx: Context) -> Response:
             group_id=group_id,
             state=state,
             actor=actor,
+            found_by=(kind, query),
         )
     except InvalidRequest as error:
         return with_notice(back, ctx.request, error.message, error=True)
