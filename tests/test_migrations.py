@@ -14,7 +14,7 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from subgroups.storage.engine import async_url
-from subgroups.storage.migrate import MIGRATIONS, downgrade, head_revision, upgrade
+from subgroups.storage.migrate import MIGRATIONS, downgrade, head_revision, scripts_head, upgrade
 from subgroups.storage.tables import metadata
 
 T = TypeVar("T")
@@ -166,3 +166,8 @@ def records(url: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in rows]
 
     return inspecting(url, read)
+
+
+def test_the_head_every_start_compares_with_is_the_scripts_head() -> None:
+    """A new migration must also become HEAD in storage/migrate.py, or nothing would upgrade to it."""
+    assert head_revision() == scripts_head()

@@ -18,19 +18,13 @@ from subgroups.services.reports import ReportService
 from subgroups.services.status import StatusService
 from subgroups.services.subscriptions import SubscriptionService
 from subgroups.services.workspaces import WorkspaceService
-from subgroups.storage.change_feed import PostgresChangeFeed, SqliteChangeFeed
 from subgroups.storage.counters import CounterStores
 from subgroups.storage.engine import Database, dialect_of
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.migrate import is_current
 from subgroups.storage.operators import SqlOperatorStore
-from subgroups.storage.postgres_database import PostgresDatabase
-from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
-from subgroups.storage.reads import PostgresStatusReader, SqliteStatusReader
 from subgroups.storage.reports import SqlReportStore
-from subgroups.storage.sqlite_database import SqliteDatabase
-from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
 
 
@@ -70,8 +64,18 @@ class Backend:
 
 
 def open_backend(settings: Settings) -> Backend:
-    """The one place that chooses between SQLite and PostgreSQL."""
+    """The one place that chooses between SQLite and PostgreSQL.
+
+    Each backend's modules are imported here, when chosen: a SQLite process (every CLI command
+    on the default database) never loads PostgreSQL's driver or dialect, nor the other way round.
+    """
+    from subgroups.storage.change_feed import PostgresChangeFeed, SqliteChangeFeed
+    from subgroups.storage.reads import PostgresStatusReader, SqliteStatusReader
+
     if dialect_of(settings.database_url) == "sqlite":
+        from subgroups.storage.sqlite_database import SqliteDatabase
+        from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
+
         sqlite = SqliteDatabase(
             settings.database_url,
             pool_size=settings.db_pool_size,
@@ -83,6 +87,9 @@ def open_backend(settings: Settings) -> Backend:
             SqliteStatusReader(sqlite),
             SqliteChangeFeed(sqlite),
         )
+    from subgroups.storage.postgres_database import PostgresDatabase
+    from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
+
     postgres = PostgresDatabase(settings.database_url, pool_size=settings.db_pool_size)
     return Backend(
         postgres,

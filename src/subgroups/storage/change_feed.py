@@ -30,14 +30,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Final
-
-import asyncpg
+from typing import TYPE_CHECKING, Final
 
 from subgroups.domain.models import StateChange
 from subgroups.storage.change_records import read_changes
-from subgroups.storage.postgres_database import PostgresDatabase
-from subgroups.storage.sqlite_database import SqliteDatabase
+
+if TYPE_CHECKING:  # each backend's driver is loaded only where that backend is used
+    import asyncpg
+
+    from subgroups.storage.postgres_database import PostgresDatabase
+    from subgroups.storage.sqlite_database import SqliteDatabase
 
 HORIZON_WAIT_SECONDS: Final = 0.1
 _POLL_SECONDS: Final = 0.002

@@ -19,13 +19,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:  # each dialect is loaded by its own backend's module
+    from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
 DialectName = Literal["sqlite", "postgresql"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Collection, Mapping, Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import func, select
@@ -19,9 +20,11 @@ from subgroups.domain.models import State
 from subgroups.domain.reads import GroupStatus, IdentifierKind, UserPage, UserStatus
 from subgroups.storage import status_lookup
 from subgroups.storage.engine import Database
-from subgroups.storage.postgres_database import PostgresDatabase
-from subgroups.storage.sqlite_database import SqliteDatabase
 from subgroups.storage.tables import profiles, subscription_groups, subscription_states
+
+if TYPE_CHECKING:  # each backend's driver is loaded only where that backend is used
+    from subgroups.storage.postgres_database import PostgresDatabase
+    from subgroups.storage.sqlite_database import SqliteDatabase
 
 
 def _storable(values: Collection[str]) -> list[str]:
