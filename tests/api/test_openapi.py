@@ -124,6 +124,7 @@ V1 = "/subscription/status/set"
 V2 = "/v2/subscription/status/set"
 GET = "/subscription/status/get"
 USERS = "/subscription/user/status"
+CHANGES = "/changes"
 # Documented but not provoked here: 429 belongs to the rate limiter and is tested with it, 503
 # needs a database that cannot be reached (tests/api/test_request_body.py), and no well-formed
 # request should ever produce a 500.
@@ -174,6 +175,17 @@ class Provoke:
                     )
                 ],
             }
+        if path == CHANGES:
+            return {
+                200: [lambda c: c.get(path, params={"after": "0"}, headers=auth)],
+                400: [
+                    lambda c: c.get(path, params={"after": "-1"}, headers=auth),
+                    lambda c: c.get(path, params={"limit": "0"}, headers=auth),
+                    lambda c: c.get(f"{path}?after=%FF", headers=auth),
+                ],
+                401: [lambda c: c.get(path)],
+                403: [lambda c: c.get(path, headers=self.get_only)],
+            }
         where = {"subscription_group_id": group} if path == GET else {}
         query = {**where, "external_id": "u"}
         both_contacts = {**where, "email": "a@example.com", "phone": "+14155552671"}
@@ -203,7 +215,8 @@ async def provoke(services: Services, tenant: Tenant) -> Provoke:
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("POST", V1), ("POST", V2), ("GET", GET), ("GET", USERS)]
+    ("method", "path"),
+    [("POST", V1), ("POST", V2), ("GET", GET), ("GET", USERS), ("GET", CHANGES)],
 )
 async def test_documented_statuses_are_the_ones_sent_and_their_messages_are_documented(
     client: httpx.AsyncClient, provoke: Provoke, method: str, path: str

@@ -11,7 +11,12 @@ from subgroups.container import build_services
 from subgroups.errors import AuthenticationFailed
 from tests.cli.conftest import Cli, one_document
 
-ALL = ["subscription.groups.get", "subscription.status.get", "subscription.status.set"]
+ALL = [
+    "changes.get",
+    "subscription.groups.get",
+    "subscription.status.get",
+    "subscription.status.set",
+]
 
 
 def authenticates(database_url: str, secret: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Final
 
 from subgroups.domain.models import StateChange
@@ -39,3 +40,26 @@ def page_of(found: Sequence[StateChange], *, after: int, limit: int) -> FeedPage
     """The page from up to `limit + 1` records found after `after`: one more means more follow."""
     changes = found[:limit]
     return FeedPage(changes, changes[-1].id if changes else after, len(found) > limit)
+
+
+def record_document(change: StateChange) -> dict[str, object]:
+    """A record as the feed and webhooks send it: the fields of contract §7, timestamps in ISO
+    8601 UTC with microseconds. The dashboard operator's email is not among them: it is a
+    person's address, kept for the dashboard's own history."""
+    return {
+        "id": change.id,
+        "workspace_id": change.workspace_id,
+        "profile_id": change.profile_id,
+        "external_id": change.external_id,
+        "email": change.email,
+        "phone": change.phone,
+        "subscription_group_id": change.subscription_group_id,
+        "channel": change.channel,
+        "old_state": change.old_state.value if change.old_state is not None else None,
+        "new_state": change.new_state.value,
+        "occurred_at": change.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "source": change.source.value,
+        "api_key_id": change.api_key_id,
+        "request_id": change.request_id,
+        "client_ip": change.client_ip,
+    }

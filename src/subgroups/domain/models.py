@@ -35,6 +35,7 @@ class Permission(StrEnum):
     STATUS_SET = "subscription.status.set"
     STATUS_GET = "subscription.status.get"
     GROUPS_GET = "subscription.groups.get"
+    CHANGES_GET = "changes.get"
 
 
 ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)

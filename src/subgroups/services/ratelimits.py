@@ -38,6 +38,7 @@ POOL_OF: Mapping[Permission, Pool] = {
     Permission.STATUS_SET: Pool.SET,
     Permission.STATUS_GET: Pool.GET,
     Permission.GROUPS_GET: Pool.GET,
+    Permission.CHANGES_GET: Pool.GET,  # contract §9: keyed GETs count against the GET limit
 }
 
 

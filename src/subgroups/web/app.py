@@ -14,6 +14,7 @@ from starlette.types import ExceptionHandler
 
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
+from subgroups.web.api.routes.changes import get_changes
 from subgroups.web.api.routes.health import healthz, readyz
 from subgroups.web.api.routes.metrics import metrics
 from subgroups.web.api.routes.read_status import get_status, get_user_status
@@ -33,6 +34,7 @@ def routes() -> list[Route]:
         Route("/v2/subscription/status/set", set_status_v2, methods=["POST"]),
         Route("/subscription/status/get", get_status, methods=["GET"]),
         Route("/subscription/user/status", get_user_status, methods=["GET"]),
+        Route("/changes", get_changes, methods=["GET"]),
         Route("/openapi.json", openapi_document, methods=["GET"], name="openapi"),
         Route("/docs", docs_page, methods=["GET"], name="docs"),
         Route("/healthz", healthz, methods=["GET"]),
