@@ -343,6 +343,9 @@ class FakeSubscriptionStore:
     async def profiles(
         self, workspace_id: int, kind: IdentifierKind, values: Sequence[str]
     ) -> list[ProfileView]:
+        return await self._views(self.matching(workspace_id, kind, values))
+
+    async def _views(self, found: list[StoredProfile]) -> list[ProfileView]:
         return [
             ProfileView(
                 id=p.id,
@@ -355,8 +358,12 @@ class FakeSubscriptionStore:
                     for group, stored in self.states_of(p.id)
                 ),
             )
-            for p in self.matching(workspace_id, kind, values)
+            for p in found
         ]
+
+    async def profile(self, workspace_id: int, profile_id: int) -> ProfileView | None:
+        found = await self._views(self.matching(workspace_id, "id", [profile_id]))
+        return found[0] if found else None
 
     async def changes(
         self, workspace_id: int, *, after: int | None, limit: int | None

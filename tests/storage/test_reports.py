@@ -13,7 +13,7 @@ from subgroups.container import Services
 from subgroups.domain.models import Actor, Source, State
 from subgroups.domain.reports import Sizes
 from subgroups.domain.subscriptions import GroupRequest
-from subgroups.errors import Conflict, InvalidRequest
+from subgroups.errors import Conflict, InvalidRequest, NotFound
 from tests.clock import SettableClock, services_at
 from tests.factories import make_group, make_workspace
 from tests.readback import group_sizes_counted
@@ -228,13 +228,14 @@ async def test_a_dashboard_change_cannot_touch_an_archived_group_or_another_work
     )
     actor = Actor(Source.DASHBOARD, operator="ops@example.com")
 
-    await timed.subscriptions.set_profile_state(
-        workspace_id=workspace.id,
-        profile_id=profile.id,
-        group_id=group.id,
-        state=State.SUBSCRIBED,
-        actor=actor,
-    )
+    with pytest.raises(NotFound):
+        await timed.subscriptions.set_profile_state(
+            workspace_id=workspace.id,
+            profile_id=profile.id,
+            group_id=group.id,
+            state=State.SUBSCRIBED,
+            actor=actor,
+        )
     assert await timed.subscriptions.changes(workspace_id=workspace.id) == []
 
     await timed.groups.archive(workspace_id=other.id, group_id=theirs.id)

@@ -124,6 +124,9 @@ class SubscriptionStore(Protocol):
     ) -> list[ProfileView]:
         """The profiles matching any of `values`, oldest first, with their subscriptions."""
 
+    async def profile(self, workspace_id: int, profile_id: int) -> ProfileView | None:
+        """The workspace's profile with this id, with its subscriptions; None if there is none."""
+
     async def changes(
         self, workspace_id: int, *, after: int | None, limit: int | None
     ) -> list[StateChange]:

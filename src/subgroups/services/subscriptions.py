@@ -77,31 +77,25 @@ class SubscriptionService:
         group_id: str,
         state: State,
         actor: Actor,
-        found_by: tuple[IdentifierKind, str] | None = None,
     ) -> None:
         """Gives one profile (by its internal id) a state in one group: the dashboard's change.
 
-        The group must exist and not be archived (the same messages as the API); the change is
-        recorded like any other. `found_by` is the lookup that found the profile (the dashboard
-        always has one): the profile is read again through it, and the change is then held to
-        the API's rules on identifiers and channels (`check_selectable`), so that the dashboard
-        never gives a state the API would refuse, such as a phone-only profile's in an email
-        group. Raises NotFound if the lookup does not find the profile. Without `found_by` the
-        profile's identifiers are not known here, and the change is made as asked.
+        The group must exist and not be archived (the same messages as the API), and the change
+        is held to the API's rules on identifiers and channels (`check_selectable`), so that the
+        dashboard never gives a state the API would refuse, such as a phone-only profile's in an
+        email group. Raises NotFound for a profile that is not the workspace's. The change is
+        recorded like any other.
         """
         group = (await self._groups.find(workspace_id, [group_id])).get(group_id)
         if group is None:
             raise InvalidRequest(INVALID_GROUP)
         check_active(group)
-        if found_by is not None:
-            # Read before the write, in another transaction: safe, because a profile's
-            # identifiers are only ever added, so what may be selected now still may at the write.
-            kind, value = found_by
-            found = await self.profiles(workspace_id=workspace_id, kind=kind, value=value)
-            profile = next((p for p in found if p.id == profile_id), None)
-            if profile is None:
-                raise NotFound("There is no such profile in this workspace.")
-            check_selectable(group, profile)
+        # Read before the write, in another transaction: safe, because a profile's identifiers
+        # are only ever added, so what may be selected now still may be at the write.
+        profile = await self._store.profile(workspace_id, profile_id)
+        if profile is None:
+            raise NotFound("There is no such profile in this workspace.")
+        check_selectable(group, profile)
         change = assignment(group, state, profile_ids=(profile_id,))
         await self._store.apply(
             workspace_id=workspace_id, assignments=[change], actor=actor, at=self._clock.now()

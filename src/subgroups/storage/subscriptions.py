@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from subgroups.domain.models import ProfileView, State, StateChange, Subscription
 from subgroups.domain.reads import IdentifierKind
@@ -32,10 +32,17 @@ class SubscriptionReads:
     async def profiles(
         self, workspace_id: int, kind: IdentifierKind, values: Sequence[str]
     ) -> list[ProfileView]:
+        return await self._views(workspace_id, profiles.c[kind].in_(values))
+
+    async def profile(self, workspace_id: int, profile_id: int) -> ProfileView | None:
+        found = await self._views(workspace_id, profiles.c.id == profile_id)
+        return found[0] if found else None
+
+    async def _views(self, workspace_id: int, matching: ColumnElement[bool]) -> list[ProfileView]:
         async with self._db.snapshot() as conn:
             query = (
                 select(profiles)
-                .where(profiles.c.workspace_id == workspace_id, profiles.c[kind].in_(values))
+                .where(profiles.c.workspace_id == workspace_id, matching)
                 .order_by(profiles.c.id)
             )
             rows = (await conn.execute(query)).mappings().all()

@@ -305,13 +305,14 @@ async def test_the_dashboard_creates_no_profile_and_reaches_no_other_workspace(
     theirs = store.add_profile(OTHER_WORKSPACE, email="a@example.com", at=NOW)
 
     for profile_id in (theirs.id, 99):
-        await service.set_profile_state(
-            workspace_id=WORKSPACE,
-            profile_id=profile_id,
-            group_id=news.id,
-            state=State.SUBSCRIBED,
-            actor=Actor(Source.DASHBOARD),
-        )
+        with pytest.raises(NotFound):
+            await service.set_profile_state(
+                workspace_id=WORKSPACE,
+                profile_id=profile_id,
+                group_id=news.id,
+                state=State.SUBSCRIBED,
+                actor=Actor(Source.DASHBOARD),
+            )
 
     assert list(store.people) == [theirs.id]
     assert store.states == {}
@@ -366,7 +367,6 @@ async def dashboard_set(
     service: SubscriptionService,
     profile_id: int,
     group_id: str,
-    found_by: tuple[IdentifierKind, str],
     state: State = State.SUBSCRIBED,
 ) -> None:
     await service.set_profile_state(
@@ -375,13 +375,7 @@ async def dashboard_set(
         group_id=group_id,
         state=state,
         actor=Actor(Source.DASHBOARD, operator="ops@example.com"),
-        found_by=found_by,
     )
-
-
-def lookup_of(ids: dict[str, str]) -> tuple[IdentifierKind, str]:
-    kind: IdentifierKind = next(k for k in ("phone", "email", "external_id") if k in ids)
-    return kind, ids[kind]
 
 
 @pytest.mark.usefixtures("news", "alerts")
@@ -391,7 +385,7 @@ async def test_the_dashboard_changes_a_profile_the_api_could_select_in_the_group
 ) -> None:
     profile = store.add_profile(WORKSPACE, at=NOW, **ids)
 
-    await dashboard_set(service, profile.id, group_id, lookup_of(ids))
+    await dashboard_set(service, profile.id, group_id)
 
     assert [(r.profile_id, r.new_state) for r in store.records] == [(profile.id, State.SUBSCRIBED)]
 
@@ -413,7 +407,7 @@ async def test_the_dashboard_refuses_what_the_api_refuses_with_the_same_message(
         )
 
     with pytest.raises(InvalidRequest) as dashboard:
-        await dashboard_set(service, profile.id, group_id, lookup_of(ids), state)
+        await dashboard_set(service, profile.id, group_id, state)
 
     assert dashboard.value.message == api.value.message
     assert dashboard.value.message in {
@@ -427,20 +421,20 @@ async def test_the_dashboard_refuses_what_the_api_refuses_with_the_same_message(
 async def test_the_dashboard_checks_the_profile_as_stored_not_as_the_form_says(
     service: SubscriptionService, store: FakeSubscriptionStore, news: Group
 ) -> None:
-    """The form names the profile and how it was found; the service reads it again through that
-    lookup, so a form naming another profile than the lookup finds changes nothing."""
+    """The form names the profile by its id; the service reads it again, in the workspace, so a
+    form naming another workspace's profile, or none, changes nothing."""
     reachable = store.add_profile(WORKSPACE, email="a@example.com", at=NOW)
     phone_only = store.add_profile(WORKSPACE, phone="+12223334444", at=NOW)
     theirs = store.add_profile(OTHER_WORKSPACE, email="a@example.com", at=NOW)
 
-    for profile_id in (phone_only.id, theirs.id, 99):
+    for profile_id in (theirs.id, 99):
         with pytest.raises(NotFound):
-            await dashboard_set(service, profile_id, "news", ("email", "A@example.com"))
+            await dashboard_set(service, profile_id, "news")
     with pytest.raises(InvalidRequest, match="Phone numbers cannot be used"):
-        await dashboard_set(service, phone_only.id, "news", ("phone", "+12223334444"))
+        await dashboard_set(service, phone_only.id, "news")
 
     assert store.states == {}
-    await dashboard_set(service, reachable.id, "news", ("email", " A@Example.com"))
+    await dashboard_set(service, reachable.id, "news")
     assert list(store.states) == [(reachable.id, news.pk)]
 
 

@@ -96,7 +96,6 @@ async def change_state(ctx: Context) -> Response:
             group_id=group_id,
             state=state,
             actor=actor,
-            found_by=(kind, query),
         )
     except InvalidRequest as error:
         return with_notice(back, ctx.request, error.message, error=True)
