@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from subgroups.config import Settings
-from subgroups.container import Services
+from subgroups.container import Services, build_services
 from subgroups.domain.models import Group
 from subgroups.web.app import create_app
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import Tenant
 
 PATH = "/subscription/status/set"
@@ -39,6 +41,23 @@ async def client_at(
     transport = httpx.ASGITransport(app=create_app(settings, services), client=(address, 50001))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@asynccontextmanager
+async def unreachable_client(backend: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the real app over a database of `backend` that cannot be reached."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'no-such-directory' / 'subgroups.db'}"
+    else:
+        url = f"{POSTGRES_ADMIN_URL.rpartition('/')[0]}/subgroups_no_such_database"
+    settings = Settings(database_url=url)
+    services = build_services(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, services))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+    finally:
+        await services.aclose()
 
 
 async def set_state(

@@ -21,8 +21,7 @@ from starlette.types import ASGIApp, Message, Scope
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.web.app import create_app
-from tests.api.helpers import NOT_AN_OBJECT, PATH, body
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.api.helpers import NOT_AN_OBJECT, PATH, body, unreachable_client
 from tests.factories import Tenant
 from tests.readback import row_counts
 
@@ -278,30 +277,17 @@ async def test_every_response_is_a_json_object_with_a_message(
         assert isinstance(document["message"], str)
 
 
-def unreachable_database(backend: str, tmp_path: Path) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'no-such-directory' / 'subgroups.db'}"
-    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
-    return f"{base}/subgroups_no_such_database"
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_an_unreachable_database_is_a_503_with_the_reason_in_the_log_only(
     backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(database_url=unreachable_database(backend, tmp_path))
-    services = build_services(settings)
-    transport = httpx.ASGITransport(app=create_app(settings, services))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            with caplog.at_level(logging.ERROR, logger="subgroups"):
-                response = await http.post(
-                    PATH,
-                    json=body("group", external_id="user-1"),
-                    headers={"Authorization": "Bearer sgk_" + "a" * 43},
-                )
-    finally:
-        await services.aclose()
+    async with unreachable_client(backend, tmp_path) as http:
+        with caplog.at_level(logging.ERROR, logger="subgroups"):
+            response = await http.post(
+                PATH,
+                json=body("group", external_id="user-1"),
+                headers={"Authorization": "Bearer sgk_" + "a" * 43},
+            )
 
     assert response.status_code == 503
     assert response.content == b'{"message":"The database is unavailable"}'

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -30,7 +31,10 @@ from playwright.sync_api import (
 
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
+from subgroups.domain.models import Workspace
 from tests.conftest import IN_CI
+from tests.dashboard.helpers import PASSWORD, client_for, sign_in
+from tests.factories import make_workspace
 from tests.servers import ServerProcess, running, subgroups
 
 CHROMIUM = Path(os.environ.get("SUBGROUPS_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -149,3 +153,17 @@ def page(context: BrowserContext) -> Iterator[Page]:
 def screenshot(page: Page, live_server: LiveServer, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{live_server.backend}-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+async def web(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """A signed-in dashboard client over the real app, in process."""
+    await services.operators.create(email="ops@example.com", password=PASSWORD)
+    async with client_for(services) as http:
+        assert (await sign_in(http)).status_code == 303
+        yield http
+
+
+@pytest.fixture
+async def workspace(services: Services) -> Workspace:
+    return await make_workspace(services)

@@ -6,29 +6,13 @@ was typed in it comes back with the typed values and that status.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
 from subgroups.container import Services
 from subgroups.domain.models import Workspace
 from subgroups.errors import PermissionDenied
-from tests.dashboard.helpers import PASSWORD, client_for, csrf_of, dashboard_raising, sign_in
+from tests.dashboard.helpers import csrf_of, dashboard_raising
 from tests.factories import make_group, make_workspace
-
-
-@pytest.fixture
-async def web(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    await services.operators.create(email="ops@example.com", password=PASSWORD)
-    async with client_for(services) as http:
-        assert (await sign_in(http)).status_code == 303
-        yield http
-
-
-@pytest.fixture
-async def workspace(services: Services) -> Workspace:
-    return await make_workspace(services)
 
 
 async def post_form(

@@ -4,7 +4,6 @@ secret is shown on the page it redirects to, once, to the session that created i
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,23 +11,9 @@ import pytest
 from subgroups.container import Services
 from subgroups.domain.models import Workspace
 from subgroups.web.dashboard.keys import NEW_KEY_COOKIE
-from tests.dashboard.helpers import PASSWORD, client_for, csrf_of, sign_in
-from tests.factories import make_workspace
+from tests.dashboard.helpers import client_for, csrf_of, sign_in
 
 SECRET = re.compile(r'<code id="new-secret" class="secret-value">([^<]+)</code>')
-
-
-@pytest.fixture
-async def web(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    await services.operators.create(email="ops@example.com", password=PASSWORD)
-    async with client_for(services) as http:
-        assert (await sign_in(http)).status_code == 303
-        yield http
-
-
-@pytest.fixture
-async def workspace(services: Services) -> Workspace:
-    return await make_workspace(services)
 
 
 async def create_key(web: httpx.AsyncClient, keys: str, name: str) -> httpx.Response:

@@ -8,6 +8,7 @@ keeps the contract's JSON answers, byte for byte the same as before.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -32,21 +33,20 @@ SET = "/subscription/status/set"
 
 
 @pytest.fixture
-async def web(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+async def visitor(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that has not signed in: a browser arriving, or an API client."""
     async with client_for(services) as http:
         yield http
 
 
 def links_of(html: str) -> set[str]:
-    import re
-
     return set(re.findall(r'href="([^"]+)"', html))
 
 
 async def test_a_browser_at_the_root_is_led_to_the_dashboard_and_the_api_reference(
-    web: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
 ) -> None:
-    response = await web.get("/", headers=BROWSER)
+    response = await visitor.get("/", headers=BROWSER)
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -58,9 +58,9 @@ async def test_a_browser_at_the_root_is_led_to_the_dashboard_and_the_api_referen
 
 @pytest.mark.parametrize("headers", API_CLIENTS)
 async def test_the_root_is_still_an_unknown_path_to_an_api_client(
-    web: httpx.AsyncClient, headers: dict[str, str]
+    visitor: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
-    response = await web.get("/", headers=headers)
+    response = await visitor.get("/", headers=headers)
 
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
     assert response.headers["content-type"] == "application/json"
@@ -68,37 +68,37 @@ async def test_the_root_is_still_an_unknown_path_to_an_api_client(
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
 async def test_other_methods_at_the_root_are_unknown_paths_even_from_a_browser(
-    web: httpx.AsyncClient, method: str
+    visitor: httpx.AsyncClient, method: str
 ) -> None:
-    response = await web.request(method, "/", headers=BROWSER)
+    response = await visitor.request(method, "/", headers=BROWSER)
 
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
 
 @pytest.mark.parametrize("headers", [BROWSER, *API_CLIENTS])
 async def test_the_dashboard_without_its_slash_redirects_to_it(
-    web: httpx.AsyncClient, headers: dict[str, str]
+    visitor: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
     for method in ("GET", "HEAD"):
-        response = await web.request(method, "/dashboard?x=1", headers=headers)
+        response = await visitor.request(method, "/dashboard?x=1", headers=headers)
 
         assert response.status_code == 307
         assert response.headers["location"] == "/dashboard/?x=1"
 
 
 async def test_a_post_to_the_dashboard_without_its_slash_is_still_an_unknown_path(
-    web: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
 ) -> None:
-    response = await web.post("/dashboard", headers=BROWSER)
+    response = await visitor.post("/dashboard", headers=BROWSER)
 
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
 
 @pytest.mark.parametrize("path", [SET, "/v2" + SET])
 async def test_a_browser_opening_a_post_only_endpoint_gets_a_page_pointing_to_the_docs(
-    web: httpx.AsyncClient, path: str
+    visitor: httpx.AsyncClient, path: str
 ) -> None:
-    response = await web.get(path, headers=BROWSER)
+    response = await visitor.get(path, headers=BROWSER)
 
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
@@ -111,9 +111,9 @@ async def test_a_browser_opening_a_post_only_endpoint_gets_a_page_pointing_to_th
 @pytest.mark.parametrize("headers", API_CLIENTS)
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 async def test_an_api_client_keeps_the_json_405(
-    web: httpx.AsyncClient, headers: dict[str, str], method: str
+    visitor: httpx.AsyncClient, headers: dict[str, str], method: str
 ) -> None:
-    response = await web.request(method, SET, headers=headers)
+    response = await visitor.request(method, SET, headers=headers)
 
     assert (response.status_code, response.json()) == (405, {"message": "Method Not Allowed"})
     assert response.headers["content-type"] == "application/json"
@@ -121,9 +121,9 @@ async def test_an_api_client_keeps_the_json_405(
 
 
 async def test_a_browser_at_an_unknown_address_gets_a_page_with_the_way_back(
-    web: httpx.AsyncClient,
+    visitor: httpx.AsyncClient,
 ) -> None:
-    response = await web.get("/no/such/page", headers=BROWSER)
+    response = await visitor.get("/no/such/page", headers=BROWSER)
 
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
@@ -132,18 +132,18 @@ async def test_a_browser_at_an_unknown_address_gets_a_page_with_the_way_back(
 
 @pytest.mark.parametrize("headers", API_CLIENTS)
 async def test_an_api_client_at_an_unknown_address_keeps_the_json_404(
-    web: httpx.AsyncClient, headers: dict[str, str]
+    visitor: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
     for path in ("/no/such/page", SET + "/"):
-        response = await web.get(path, headers=headers)
+        response = await visitor.get(path, headers=headers)
 
         assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
 
-async def test_the_api_answers_a_browser_with_json_past_routing(web: httpx.AsyncClient) -> None:
+async def test_the_api_answers_a_browser_with_json_past_routing(visitor: httpx.AsyncClient) -> None:
     """Only "no such address" and "wrong method" become pages: an API endpoint's own answers,
     such as a missing key, stay the contract's JSON whoever asks."""
-    response = await web.get(
+    response = await visitor.get(
         "/subscription/status/get", params={"subscription_group_id": "x"}, headers=BROWSER
     )
 

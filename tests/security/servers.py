@@ -6,6 +6,7 @@ the test's, and its stdout is dropped, so the file holds log lines alone.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import socket
 from collections.abc import Iterator, Mapping
@@ -13,6 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.servers import ServerProcess, running_together, subgroups
+
+
+def database_copy(template: Path, folder: Path) -> str:
+    """A migrated SQLite database of its own for a module's server, copied from the template."""
+    path = folder / "subgroups.db"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 def serve(database_url: str, log: Path, env: Mapping[str, str] | None = None) -> ServerProcess:

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import pytest
 from subgroups.config import Settings
 from subgroups.container import build_services
 from tests.factories import Tenant, make_tenant
-from tests.security.servers import read_response, running_server
+from tests.security.servers import database_copy, read_response, running_server
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -56,9 +55,7 @@ async def _seed(url: str) -> Seeded:
 
 @pytest.fixture(scope="module")
 def database(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("hostile") / "subgroups.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return database_copy(sqlite_template, tmp_path_factory.mktemp("hostile"))
 
 
 @pytest.fixture(scope="module")

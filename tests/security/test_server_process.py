@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from subgroups.config import Settings
 from subgroups.container import build_services
 from tests.factories import Tenant, make_tenant
-from tests.security.servers import read_response, running_server
+from tests.security.servers import database_copy, read_response, running_server
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -37,9 +36,7 @@ async def _seed(url: str) -> Tenant:
 
 @pytest.fixture(scope="module")
 def database(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("server") / "subgroups.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return database_copy(sqlite_template, tmp_path_factory.mktemp("server"))
 
 
 @pytest.fixture(scope="module")
