@@ -409,3 +409,6 @@ async def test_a_body_that_never_finishes_is_a_408_on_every_surface(
 
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 408
+    if path.startswith("/dashboard"):  # the dashboard's error page names what went wrong
+        page = b"".join(m.get("body", b"") for m in sent[1:])
+        assert b"<title>Too slow" in page

@@ -70,6 +70,7 @@ _TITLES: Final = {
     404: "Not found",
     405: "Not allowed",
     409: "That clashes with what exists",
+    408: "Too slow",
     413: "Too large",
     429: "Too many attempts",
     503: "Unavailable for now",
