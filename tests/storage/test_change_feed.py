@@ -57,6 +57,22 @@ async def test_another_workspaces_records_are_not_in_the_feed(services: Services
     assert await feed_of(services).changes(mine.id, after=0, limit=100) == []
 
 
+async def read_while(
+    feed: Feed, workspace_id: int, writing: asyncio.Future[list[None]], limit: int
+) -> list[int]:
+    """The ids a reader looping on the last one it saw gets while `writing` runs, and after."""
+    seen: list[int] = []
+    while True:
+        done = writing.done()
+        page = await feed.changes(workspace_id, after=seen[-1] if seen else 0, limit=limit)
+        seen += [c.id for c in page]
+        if done and not page:
+            break
+        await asyncio.sleep(0.002)
+    await writing
+    return seen
+
+
 @asynccontextmanager
 async def open_transaction(db: PostgresDatabase) -> AsyncIterator[asyncpg.Connection]:
     """A transaction of its own that has begun writing (it holds a transaction id)."""
@@ -132,16 +148,7 @@ async def test_a_looping_reader_sees_every_record_once_under_out_of_order_commit
             except RuntimeError:
                 pass
 
-    seen: list[int] = []
-    writers = asyncio.gather(*(writer(n) for n in range(4)))
-    while True:
-        done = writers.done()
-        page = await feed.changes(workspace.id, after=seen[-1] if seen else 0, limit=3)
-        seen += [c.id for c in page]
-        if done and not page:
-            break
-        await asyncio.sleep(0.002)
-    await writers
+    seen = await read_while(feed, workspace.id, asyncio.gather(*(writer(n) for n in range(4))), 3)
 
     assert seen == sorted(kept)
 
@@ -157,16 +164,7 @@ async def test_a_looping_reader_sees_every_record_once_under_concurrent_sets(
         for k in range(10):
             await subscribe(services, workspace.id, group.id, f"c{n}-{k}", f"c{n}-{k}-b")
 
-    seen: list[int] = []
-    clients = asyncio.gather(*(client(n) for n in range(4)))
-    while True:
-        done = clients.done()
-        page = await feed.changes(workspace.id, after=seen[-1] if seen else 0, limit=7)
-        seen += [c.id for c in page]
-        if done and not page:
-            break
-        await asyncio.sleep(0.001)
-    await clients
+    seen = await read_while(feed, workspace.id, asyncio.gather(*(client(n) for n in range(4))), 7)
 
     every = await read_changes(services.db, workspace.id, after=0, limit=None, through=None)
     assert len(every) == 80
