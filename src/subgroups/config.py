@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 import re
@@ -13,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from subgroups.domain.models import Network
+from subgroups.domain.webhooks import DEFAULT_RETRY_SCHEDULE, parse_schedule
 
 DEFAULT_DATABASE_URL = "sqlite:///subgroups.db"
 DATABASE_URL_FORMS = (
@@ -59,6 +62,23 @@ class Settings:
     metrics_allowed: tuple[Network, ...] = field(
         default_factory=lambda: tuple(ipaddress.ip_network(n) for n in LOOPBACK)
     )
+    # Seals secrets kept in the database (webhook signing secrets): 32 bytes. None: on SQLite a
+    # key file beside the database is made and used; PostgreSQL needs it set (every process
+    # must share it).
+    secret_key: bytes | None = field(default=None, repr=False)
+    # Webhooks (contract §9). Whether this process delivers: `serve` does unless told not to,
+    # for deployments that deliver from `subgroups worker` only.
+    deliver_webhooks: bool = True
+    webhook_allow_private: bool = False
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    # Requests in flight at once to one endpoint.
+    webhook_concurrency: int = 10
+    # A dispatcher holds an endpoint this long without renewing before another may take it over.
+    webhook_lease_seconds: float = 30.0
+    # How often an idle dispatcher looks for new events.
+    webhook_poll_seconds: float = 0.2
+    # Delivered rows are kept this many days (failed and pending ones until they are replayed).
+    webhook_keep_days: float = 7.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +100,14 @@ class Settings:
             redis_prefix=env.get("SUBGROUPS_REDIS_PREFIX", "subgroups"),
             body_timeout_seconds=_float(env, "SUBGROUPS_BODY_TIMEOUT_SECONDS", 15.0),
             metrics_allowed=_networks(env, "SUBGROUPS_METRICS_ALLOWED_IPS", LOOPBACK),
+            secret_key=_secret_key(env, "SUBGROUPS_SECRET_KEY"),
+            deliver_webhooks=_bool(env, "SUBGROUPS_DELIVER_WEBHOOKS", True),
+            webhook_allow_private=_bool(env, "SUBGROUPS_WEBHOOK_ALLOW_PRIVATE", False),
+            webhook_retry_schedule=_schedule(env, "SUBGROUPS_WEBHOOK_RETRY_SCHEDULE"),
+            webhook_concurrency=_int(env, "SUBGROUPS_WEBHOOK_CONCURRENCY", 10, minimum=1),
+            webhook_lease_seconds=_float(env, "SUBGROUPS_WEBHOOK_LEASE_SECONDS", 30.0),
+            webhook_poll_seconds=_float(env, "SUBGROUPS_WEBHOOK_POLL_SECONDS", 0.2),
+            webhook_keep_days=_float(env, "SUBGROUPS_WEBHOOK_KEEP_DAYS", 7.0),
         )
         settings.check(database_url_source="SUBGROUPS_DATABASE_URL")
         return settings
@@ -119,6 +147,10 @@ class Settings:
             raise SettingsError("SUBGROUPS_REDIS_URL must be a redis:// or rediss:// URL")
         if self.body_timeout_seconds <= 0:
             raise SettingsError("SUBGROUPS_BODY_TIMEOUT_SECONDS must be positive")
+        if self.webhook_lease_seconds < 1:
+            raise SettingsError("SUBGROUPS_WEBHOOK_LEASE_SECONDS must be at least 1")
+        if not 0 < self.webhook_poll_seconds <= 60:
+            raise SettingsError("SUBGROUPS_WEBHOOK_POLL_SECONDS must be above 0 and at most 60")
 
     def redacted_database_url(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)
@@ -186,6 +218,40 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise SettingsError(f"{name} must not be negative")
     return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise SettingsError(f"{name} must be true or false, not {raw!r}")
+    return value in ("true", "1", "yes")
+
+
+def _secret_key(env: Mapping[str, str], name: str) -> bytes | None:
+    """32 bytes, written in base64 (`openssl rand -base64 32`)."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        key = base64.b64decode(raw.strip(), altchars=b"-_" if "-" in raw or "_" in raw else None)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise SettingsError(f"{name} must be 32 bytes in base64, such as `openssl rand -base64 32`")
+    return key
+
+
+def _schedule(env: Mapping[str, str], name: str) -> tuple[float, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return DEFAULT_RETRY_SCHEDULE
+    try:
+        return parse_schedule(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} {error}") from None
 
 
 def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[Network, ...]:

@@ -12,11 +12,20 @@ from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
 from subgroups.services.metrics import Metrics
 from subgroups.services.operators import OperatorService
-from subgroups.services.ports import ChangeFeed, Clock, StatusReader, SubscriptionStore, SystemClock
+from subgroups.services.ports import (
+    ChangeFeed,
+    Clock,
+    StatusReader,
+    SubscriptionStore,
+    SystemClock,
+    WebhookQueue,
+)
 from subgroups.services.ratelimits import Pool, RateLimitService
 from subgroups.services.reports import ReportService
 from subgroups.services.status import StatusService
 from subgroups.services.subscriptions import SubscriptionService
+from subgroups.services.webhook_delivery import Dispatcher
+from subgroups.services.webhooks import WebhookService
 from subgroups.services.workspaces import WorkspaceService
 from subgroups.storage.counters import CounterStores
 from subgroups.storage.engine import Database, dialect_of
@@ -25,6 +34,8 @@ from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.migrate import is_current
 from subgroups.storage.operators import SqlOperatorStore
 from subgroups.storage.reports import SqlReportStore
+from subgroups.storage.sealed_secrets import LazySecretBox
+from subgroups.storage.webhooks import SqlWebhookStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
 
 
@@ -38,11 +49,35 @@ class Services:
     subscriptions: SubscriptionService
     status: StatusService
     feed: FeedService
+    webhooks: WebhookService
     operators: OperatorService
     reports: ReportService
     ratelimits: RateLimitService
     metrics: Metrics
     counters: CounterStores
+    # What the webhook dispatcher works on (see dispatcher()).
+    clock: Clock
+    change_feed: ChangeFeed
+    webhook_queue: WebhookQueue
+
+    def dispatcher(self) -> Dispatcher:
+        """A webhook dispatcher for this process, with its own HTTP client (close it with
+        `dispatcher.aclose()`), ready to `run`."""
+        from subgroups.outbound.http_sender import HttpSender
+
+        settings = self.settings
+        return Dispatcher(
+            queue=self.webhook_queue,
+            feed=self.change_feed,
+            sender=HttpSender(allow_private=settings.webhook_allow_private),
+            clock=self.clock,
+            metrics=self.metrics,
+            schedule=settings.webhook_retry_schedule,
+            concurrency=settings.webhook_concurrency,
+            lease_seconds=settings.webhook_lease_seconds,
+            poll_seconds=settings.webhook_poll_seconds,
+            keep_days=settings.webhook_keep_days,
+        )
 
     async def schema_is_current(self) -> bool:
         return await is_current(self.db)
@@ -107,6 +142,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     groups = CachedGroupStore(SqlGroupStore(db), seconds=settings.group_cache_seconds)
     metrics = Metrics()
     counters = CounterStores(settings.redis_url, prefix=settings.redis_prefix)
+    webhooks = SqlWebhookStore(db, LazySecretBox(settings))
     return Services(
         settings=settings,
         db=db,
@@ -122,6 +158,12 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         subscriptions=SubscriptionService(groups=groups, store=backend.subscriptions, clock=clock),
         status=StatusService(groups=groups, reader=backend.status),
         feed=FeedService(feed=backend.feed),
+        webhooks=WebhookService(
+            webhooks=webhooks,
+            workspaces=workspaces,
+            clock=clock,
+            allow_private=settings.webhook_allow_private,
+        ),
         operators=OperatorService(
             operators=SqlOperatorStore(db),
             clock=clock,
@@ -138,4 +180,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         ),
         metrics=metrics,
         counters=counters,
+        clock=clock,
+        change_feed=backend.feed,
+        webhook_queue=webhooks,
     )

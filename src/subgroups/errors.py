@@ -11,6 +11,7 @@
      ├── NotFound              an admin referred to something that does not exist
      ├── Conflict              an admin tried to create a duplicate
      ├── SchemaNotCurrent      the database needs `subgroups db upgrade`
+     ├── NotConfigured         a setting this needs is missing (SUBGROUPS_SECRET_KEY)
      └── DatabaseUnavailable   the database cannot be reached or opened (HTTP 503); raised by
                                storage in place of the driver's own exceptions
 
@@ -79,6 +80,10 @@ class Conflict(SubgroupsError):
 
 
 class SchemaNotCurrent(SubgroupsError):
+    pass
+
+
+class NotConfigured(SubgroupsError):
     pass
 
 

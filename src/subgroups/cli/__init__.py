@@ -19,6 +19,8 @@ from subgroups.cli.groups import group
 from subgroups.cli.keys import key
 from subgroups.cli.profiles import profile
 from subgroups.cli.serve import demo, serve
+from subgroups.cli.webhooks import webhook
+from subgroups.cli.worker import worker
 from subgroups.cli.workspaces import workspace
 
 
@@ -60,5 +62,5 @@ def main() -> None:
     (default: subgroups.db in the current directory) unless --database-url is given."""
 
 
-for command in (db, workspace, key, group, profile, changes, admin, serve, demo):
+for command in (db, workspace, key, group, profile, changes, webhook, admin, serve, worker, demo):
     main.add_command(command)

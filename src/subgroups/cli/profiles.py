@@ -61,6 +61,47 @@ def profile_show(
     )
 
 
+@profile.command("set")
+@click.option("--workspace", "workspace_id", type=int, required=True, help="Workspace id.")
+@click.option("--group", "group_id", required=True, help="Subscription group id.")
+@click.option(
+    "--state", required=True, type=click.Choice(["subscribed", "unsubscribed"]), help="New state."
+)
+@click.option("--external-id", default=None)
+@click.option("--email", default=None)
+@click.option("--phone", default=None, help="E.164, for an SMS group.")
+@common
+def profile_set(
+    workspace_id: int,
+    group_id: str,
+    state: str,
+    external_id: str | None,
+    email: str | None,
+    phone: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Subscribe or unsubscribe a person, by the API's rules (recorded with source CLI).
+
+    As with the API, an external id selects its profile (created if new), and an email or phone
+    alone selects every profile with that contact."""
+    from subgroups.domain.models import Actor, Source
+    from subgroups.domain.subscriptions import GroupRequest
+
+    request = GroupRequest(
+        group_id=group_id, state=state, external_id=external_id, email=email, phone=phone
+    )
+
+    async def action(services: Services) -> list[str]:
+        return await services.subscriptions.set_state(
+            workspace_id=workspace_id, request=request, actor=Actor(Source.CLI)
+        )
+
+    notes = run(database_url, as_json, action)
+    text = "\n".join([f"{state} in group {group_id}", *(f"note: {n}" for n in notes)])
+    emit({"message": "success", "errors": notes}, text, as_json=as_json)
+
+
 def _profile_text(p: ProfileView, groups: dict[str, Group]) -> str:
     known = [("external_id", p.external_id), ("email", p.email), ("phone", p.phone)]
     identity = " ".join(f"{name}={value}" for name, value in known if value is not None)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from subgroups.domain.models import ApiKey, Group, ProfileView, StateChange, Workspace
+    from subgroups.domain.webhooks import Delivery, Endpoint
 
 
 def workspace_doc(w: Workspace) -> dict[str, Any]:
@@ -93,3 +94,30 @@ def utc_day(at: datetime | None) -> str | None:
 
 def utc_time(at: datetime) -> str:
     return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+def endpoint_doc(e: Endpoint) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "workspace_id": e.workspace_id,
+        "url": e.url,
+        "events": list(e.events),
+        "enabled": e.enabled,
+        "disabled_reason": e.disabled_reason,
+        "created_at": e.created_at,
+        "previous_secret_expires_at": e.previous_secret_expires_at,
+    }
+
+
+def delivery_doc(d: Delivery) -> dict[str, Any]:
+    return {
+        "change_id": d.change_id,
+        "webhook_id": d.webhook_id,
+        "status": d.status.value,
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at,
+        "last_attempt_at": d.last_attempt_at,
+        "response_status": d.response_status,
+        "latency_ms": d.latency_ms,
+        "detail": d.detail,
+    }

@@ -10,6 +10,8 @@ from typing import Final
 AUTH_FAILURES: Final = "subgroups_auth_failures_total"
 RATE_LIMITED: Final = "subgroups_rate_limited_total"
 RATE_LIMIT_STORE_ERRORS: Final = "subgroups_rate_limit_store_errors_total"
+WEBHOOKS_DELIVERED: Final = "subgroups_webhook_deliveries_delivered_total"
+WEBHOOKS_FAILED: Final = "subgroups_webhook_deliveries_failed_total"
 
 _HELP: Final = {
     AUTH_FAILURES: "Requests refused with 401: a missing, unknown, revoked or malformed API key.",
@@ -17,6 +19,10 @@ _HELP: Final = {
     RATE_LIMIT_STORE_ERRORS: (
         "Rate-limit operations the shared store (Redis) failed; those requests were counted"
         " in this process instead."
+    ),
+    WEBHOOKS_DELIVERED: "Webhook deliveries this process delivered (a 2xx from the receiver).",
+    WEBHOOKS_FAILED: (
+        "Webhook deliveries this process marked failed after their last attempt (replayable)."
     ),
 }
 

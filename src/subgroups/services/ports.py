@@ -21,6 +21,7 @@ from subgroups.domain.operators import Operator, OperatorSession
 from subgroups.domain.reads import IdentifierKind, UserPage
 from subgroups.domain.reports import GroupSummary, Sizes
 from subgroups.domain.subscriptions import Assignment
+from subgroups.domain.webhooks import Attempt, Backlog, Delivery, Endpoint, Result
 
 
 class Clock(Protocol):
@@ -140,6 +141,102 @@ class ChangeFeed(Protocol):
         """Records of the workspace with id > `after`, ascending, at most `limit`, and only those
         below which no record can still appear: a reader that continues after the last one it
         got never misses a record that commits later."""
+
+
+class WebhookStore(Protocol):
+    """Webhook endpoints and their deliveries, as operators manage them. An endpoint read here
+    carries no secrets (`secrets` is empty): only the dispatcher opens them."""
+
+    async def create_endpoint(
+        self,
+        *,
+        workspace_id: int,
+        endpoint_id: str,
+        url: str,
+        events: Sequence[str],
+        secret: str,
+        at: datetime,
+    ) -> Endpoint:
+        """A new, enabled endpoint that receives the workspace's changes from now on."""
+
+    async def endpoints(self, workspace_id: int) -> list[Endpoint]: ...
+
+    async def endpoint(self, endpoint_id: str, *, workspace_id: int | None) -> Endpoint | None:
+        """The endpoint with this id (in this workspace, unless None: an admin's command)."""
+
+    async def set_enabled(
+        self, endpoint: Endpoint, *, enabled: bool, reason: str | None
+    ) -> Endpoint: ...
+
+    async def rotate_secret(
+        self, endpoint: Endpoint, *, secret: str, previous_until: datetime | None
+    ) -> Endpoint:
+        """`secret` signs from now on; the current one also signs until `previous_until`."""
+
+    async def deliveries(
+        self, endpoint: Endpoint, *, failed_only: bool, limit: int
+    ) -> list[Delivery]:
+        """The endpoint's deliveries, newest change first."""
+
+    async def replay(
+        self, endpoint: Endpoint, *, after: int, failed_only: bool, at: datetime
+    ) -> int:
+        """Queues again every change after `after` (or only the failed deliveries among them);
+        returns how many deliveries were queued again (changes not yet queued come later)."""
+
+    async def replay_one(self, endpoint: Endpoint, *, change_id: int, at: datetime) -> bool:
+        """Queues the delivery of one change again; False if it has none."""
+
+    async def backlog(self) -> Backlog: ...
+
+
+class WebhookQueue(Protocol):
+    """The dispatcher's side of the deliveries. An endpoint is sent to by the one dispatcher
+    that holds its lease; each method that changes an endpoint's queue names that owner."""
+
+    async def claim(
+        self, *, owner: str, now: datetime, until: datetime, limit: int
+    ) -> list[Endpoint]:
+        """Enabled endpoints whose lease is free, expired or `owner`'s, leased to `owner` until
+        `until` (skipping any another dispatcher is claiming at this moment), with their
+        secrets opened (a rotated-out one only while its grace lasts)."""
+
+    async def release(self, *, owner: str) -> None:
+        """Ends `owner`'s leases (a dispatcher that stops)."""
+
+    async def enqueue(
+        self,
+        endpoint: Endpoint,
+        *,
+        owner: str,
+        change_ids: Sequence[int],
+        cursor: int,
+        at: datetime,
+    ) -> int | None:
+        """Queues a delivery of each change and moves the endpoint's cursor from
+        `endpoint.cursor` to `cursor`, in one transaction. If the cursor has moved meanwhile (a
+        replay) or `owner` lost the lease, queues nothing and returns the cursor as it is now
+        (None: the lease is lost)."""
+
+    async def due(
+        self, endpoint: Endpoint, *, owner: str, now: datetime, limit: int
+    ) -> list[tuple[Delivery, StateChange]]:
+        """Pending deliveries whose time has come, in change id order, with their changes; none
+        once the endpoint is disabled or `owner` no longer holds its lease."""
+
+    async def record(self, endpoint: Endpoint, results: Sequence[Result], *, at: datetime) -> None:
+        """Each attempt's result, in one transaction; disables the endpoint if a result says so."""
+
+    async def prune(self, *, before: datetime) -> int:
+        """Deletes delivered rows last attempted before `before`; returns how many."""
+
+
+class WebhookSender(Protocol):
+    async def send(self, url: str, *, headers: dict[str, str], body: bytes) -> Attempt:
+        """POSTs `body` to `url` and returns what came back, within the time allowed: an error
+        (no answer, refused address) is an Attempt without status, never an exception."""
+
+    async def aclose(self) -> None: ...
 
 
 class StatusReader(Protocol):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import text
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -210,4 +211,55 @@ operator_sign_in_failures = Table(
     Column("failures", Integer, nullable=False),
     Column("first_failed_at", Timestamp(), nullable=False),
     Column("locked_until", Timestamp()),
+)
+
+# Where a workspace's events are pushed (contract §9). The queue of an endpoint is the state
+# changes after `cursor` (queued into webhook_deliveries by the dispatcher that holds the lease),
+# so an event is written with its change and nothing else needs to be, on the write path.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("workspace_id", ForeignKey("workspaces.id"), primary_key=True),
+    Column("id", String(40), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),  # space-separated event types
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text),
+    # Sealed (storage/sealed_secrets.py): a dump of the database alone does not reveal them.
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),
+    Column("previous_secret_expires_at", Timestamp()),
+    # The id of the last state change queued for this endpoint.
+    Column("cursor", BigInteger, nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+    # Which dispatcher sends for this endpoint, until when (it renews while it runs).
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", Timestamp()),
+)
+
+# One row per event and endpoint: its attempts, and what the receiver answered last.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("workspace_id", Integer, primary_key=True),
+    Column("endpoint_id", String(40), primary_key=True),
+    Column("change_id", BigInteger, primary_key=True),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("queued_at", Timestamp(), nullable=False),
+    Column("next_attempt_at", Timestamp()),
+    Column("last_attempt_at", Timestamp()),
+    Column("response_status", Integer),
+    Column("latency_ms", Integer),
+    Column("detail", Text),  # at most 1 KiB: the receiver's answer, or why there was none
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    # What is due, per endpoint in id order: a small index, as only pending rows are in it.
+    Index(
+        "ix_webhook_deliveries_pending",
+        "workspace_id",
+        "endpoint_id",
+        "change_id",
+        postgresql_where=text("status = 'pending'"),
+        sqlite_where=text("status = 'pending'"),
+    ),
 )

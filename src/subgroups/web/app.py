@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -52,13 +53,21 @@ ERROR_HANDLERS: dict[Any, ExceptionHandler] = {
 }
 
 
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
-    """The application. Pass `services` to share them (tests); otherwise they are built here."""
+def create_app(
+    settings: Settings, services: Services | None = None, *, deliver: bool | None = None
+) -> Starlette:
+    """The application. Pass `services` to share them (tests); otherwise they are built here.
+
+    It delivers webhooks in the background while it runs (`deliver`; by default when it builds
+    its own services and SUBGROUPS_DELIVER_WEBHOOKS is not false)."""
     built = services or build_services(settings)
+    if deliver is None:
+        deliver = services is None and settings.deliver_webhooks
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with delivering(built, deliver):
+            yield
         if services is None:
             await built.aclose()
 
@@ -72,6 +81,24 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     app.router.redirect_slashes = False
     keep_services(app, built)
     return app
+
+
+@asynccontextmanager
+async def delivering(services: Services, deliver: bool) -> AsyncIterator[None]:
+    """Runs a webhook dispatcher while the app serves; on shutdown its leases are let go, so
+    another process takes its endpoints over at once."""
+    if not deliver:
+        yield
+        return
+    dispatcher = services.dispatcher()
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await running
+        await dispatcher.aclose()
 
 
 def app_from_env() -> Starlette:

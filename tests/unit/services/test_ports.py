@@ -16,6 +16,7 @@ import pytest
 from limits.aio.storage import RedisStorage
 
 from subgroups.domain.models import Workspace
+from subgroups.outbound.http_sender import HttpSender
 from subgroups.services import ports
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.ports import (
@@ -29,6 +30,9 @@ from subgroups.services.ports import (
     StatusReader,
     SubscriptionStore,
     SystemClock,
+    WebhookQueue,
+    WebhookSender,
+    WebhookStore,
     WorkspaceStore,
 )
 from subgroups.storage.change_feed import PostgresChangeFeed, SqliteChangeFeed
@@ -40,6 +44,7 @@ from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 from subgroups.storage.reads import PostgresStatusReader, SqliteStatusReader
 from subgroups.storage.reports import SqlReportStore
 from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
+from subgroups.storage.webhooks import SqlWebhookStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
 from tests.clock import SettableClock
 from tests.fakes import (
@@ -70,6 +75,9 @@ OPERATOR_STORES: tuple[type[OperatorStore], ...] = (FakeOperatorStore, SqlOperat
 REPORT_STORES: tuple[type[ReportStore], ...] = (SqlReportStore,)
 COUNTER_STORES: tuple[type[CounterStore], ...] = (LocalCounters, RedisStorage)
 CLOCKS: tuple[type[Clock], ...] = (SystemClock, SettableClock)
+WEBHOOK_STORES: tuple[type[WebhookStore], ...] = (SqlWebhookStore,)
+WEBHOOK_QUEUES: tuple[type[WebhookQueue], ...] = (SqlWebhookStore,)
+WEBHOOK_SENDERS: tuple[type[WebhookSender], ...] = (HttpSender,)
 
 IMPLEMENTATIONS: list[tuple[type[Any], tuple[type[Any], ...]]] = [
     (WorkspaceStore, WORKSPACE_STORES),
@@ -82,6 +90,9 @@ IMPLEMENTATIONS: list[tuple[type[Any], tuple[type[Any], ...]]] = [
     (ReportStore, REPORT_STORES),
     (CounterStore, COUNTER_STORES),
     (Clock, CLOCKS),
+    (WebhookStore, WEBHOOK_STORES),
+    (WebhookQueue, WEBHOOK_QUEUES),
+    (WebhookSender, WEBHOOK_SENDERS),
 ]
 
 

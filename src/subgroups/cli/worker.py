@@ -1,0 +1,48 @@
+"""`subgroups worker`: the background work of `subgroups serve`, without serving HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging.config
+import signal
+
+import click
+
+from subgroups.cli.runner import NOT_MIGRATED, fail, refuse_a_missing_file, settings_for
+
+
+@click.command()
+@click.option("--database-url", default=None, metavar="URL")
+def worker(database_url: str | None) -> None:
+    """Deliver webhooks until stopped (SIGTERM or Ctrl-C).
+
+    `serve` delivers too, unless SUBGROUPS_DELIVER_WEBHOOKS=false; any number of servers and
+    workers share the endpoints, each endpoint served by one of them at a time."""
+    from subgroups.container import build_services
+    from subgroups.web.server.logs import logging_config
+
+    settings = settings_for(database_url, as_json=False)
+    refuse_a_missing_file(settings, as_json=False)
+    logging.config.dictConfig(logging_config(settings.log_level))
+    log = logging.getLogger("subgroups.worker")
+
+    async def main() -> None:
+        services = build_services(settings)
+        try:
+            if not await services.schema_is_current():
+                fail(NOT_MIGRATED, as_json=False)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop.set)
+            dispatcher = services.dispatcher()
+            log.info("worker started", extra={"dispatcher": dispatcher.owner})
+            try:
+                await dispatcher.run(stop)
+            finally:
+                await dispatcher.aclose()
+            log.info("worker stopped")
+        finally:
+            await services.aclose()
+
+    asyncio.run(main())

@@ -1,0 +1,209 @@
+"""The dispatcher: pushes each endpoint's events to it, signed, until they are delivered.
+
+An endpoint is served by one dispatcher at a time, the one holding its lease (any number of server
+or worker processes run one each; they share the endpoints, never an endpoint). For each endpoint
+it holds, a dispatcher runs one loop of its own, so a slow or dead receiver holds up nobody else:
+
+1. queue: the changes after the endpoint's cursor that the change feed may hand out (never one
+   below which another can still commit) become deliveries, and the cursor moves past them, in
+   one transaction. The events are the change records themselves, committed with their changes,
+   so a crash at any moment loses nothing: the cursor has either moved with its deliveries or not.
+2. send: the deliveries whose time has come, oldest change first, at most `concurrency` requests
+   at once, each signed with every secret that signs now (Standard Webhooks).
+3. record: every attempt's result in one transaction: delivered, failed for good, or when to try
+   again.
+
+A crash between sending and recording sends those again after the restart: delivery is at least
+once, and receivers deduplicate on `webhook-id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from standardwebhooks.webhooks import Webhook
+
+from subgroups.domain.models import StateChange
+from subgroups.domain.webhooks import (
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    Result,
+    event_body,
+    outcome,
+)
+from subgroups.services.metrics import WEBHOOKS_DELIVERED, WEBHOOKS_FAILED, Metrics
+from subgroups.services.ports import ChangeFeed, Clock, WebhookQueue, WebhookSender
+
+log = logging.getLogger("subgroups.webhooks")
+
+# Changes queued, and deliveries sent, per round of one endpoint's loop.
+BATCH: Final = 500
+# Endpoints one dispatcher holds at most.
+MAX_ENDPOINTS: Final = 1000
+PRUNE_EVERY_SECONDS: Final = 3600
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        queue: WebhookQueue,
+        feed: ChangeFeed,
+        sender: WebhookSender,
+        clock: Clock,
+        metrics: Metrics,
+        schedule: Sequence[float],
+        concurrency: int,
+        lease_seconds: float,
+        poll_seconds: float,
+        keep_days: float,
+    ) -> None:
+        self._queue = queue
+        self._feed = feed
+        self._sender = sender
+        self._clock = clock
+        self._metrics = metrics
+        self._schedule = tuple(schedule)
+        self._concurrency = concurrency
+        self._lease = timedelta(seconds=lease_seconds)
+        self._poll_seconds = poll_seconds
+        self._keep = timedelta(days=keep_days)
+        # Unique per process and start: a restarted process does not inherit its old leases.
+        self.owner = f"{socket.gethostname()[:40]}:{secrets.token_hex(6)}"
+        self._held: dict[tuple[int, str], Endpoint] = {}
+        self._loops: dict[tuple[int, str], asyncio.Task[None]] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claims and serves endpoints until `stop` is set; then lets its leases go."""
+        pruned_at: datetime | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    await self._claim()
+                    now = self._clock.now()
+                    if pruned_at is None or now - pruned_at > timedelta(
+                        seconds=PRUNE_EVERY_SECONDS
+                    ):
+                        await self._queue.prune(before=now - self._keep)
+                        pruned_at = now
+                except Exception:  # the database is away for a moment: try again next round
+                    log.exception("webhook dispatcher round failed")
+                # Renew well before the lease runs out; new endpoints are found this often too.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._lease.total_seconds() / 3)
+        finally:
+            await self._stop_loops(set(self._loops))
+            with contextlib.suppress(Exception):
+                await self._queue.release(owner=self.owner)
+
+    async def aclose(self) -> None:
+        await self._sender.aclose()
+
+    async def _claim(self) -> None:
+        now = self._clock.now()
+        held = await self._queue.claim(
+            owner=self.owner, now=now, until=now + self._lease, limit=MAX_ENDPOINTS
+        )
+        current = {(e.workspace_id, e.id): e for e in held}
+        await self._stop_loops(set(self._loops) - set(current))
+        for key, endpoint in current.items():
+            # Secrets and URL as they are now. The cursor read may be behind one the loop has
+            # moved since: its next queueing finds that out and takes the cursor as it is.
+            self._held[key] = endpoint
+            if key not in self._loops or self._loops[key].done():
+                self._loops[key] = asyncio.create_task(self._serve(key))
+
+    async def _stop_loops(self, keys: set[tuple[int, str]]) -> None:
+        for key in keys:
+            self._loops[key].cancel()
+        for key in keys:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._loops.pop(key)
+            self._held.pop(key, None)
+
+    async def _serve(self, key: tuple[int, str]) -> None:
+        failures = 0
+        while key in self._held:
+            try:
+                busy = await self._round(key)
+                failures = 0
+            except Exception:
+                # The database away for a moment, most likely: wait longer after each failure
+                # in a row (up to a minute) rather than fill the log.
+                failures += 1
+                log.exception("webhook delivery round failed", extra={"endpoint_id": key[1]})
+                await asyncio.sleep(min(60.0, self._poll_seconds * 2**failures))
+                continue
+            if not busy:
+                await asyncio.sleep(self._poll_seconds)
+
+    async def _round(self, key: tuple[int, str]) -> bool:
+        """One round of queueing and sending; True if there was work (there may be more)."""
+        endpoint = self._held[key]
+        changes = await self._feed.changes(
+            endpoint.workspace_id, after=endpoint.cursor, limit=BATCH
+        )
+        queued = False
+        if changes:
+            now = self._clock.now()
+            cursor = await self._queue.enqueue(
+                endpoint,
+                owner=self.owner,
+                change_ids=[c.id for c in changes],
+                cursor=changes[-1].id,
+                at=now,
+            )
+            if cursor is None:  # the lease is gone: another dispatcher serves it now
+                self._held.pop(key, None)
+                return False
+            self._held[key] = endpoint = replace(endpoint, cursor=cursor)
+            queued = True
+        due = await self._queue.due(endpoint, owner=self.owner, now=self._clock.now(), limit=BATCH)
+        if due:
+            results = await self._send(endpoint, due)
+            await self._queue.record(endpoint, results, at=self._clock.now())
+            for result in results:
+                if result.outcome.status is DeliveryStatus.DELIVERED:
+                    self._metrics.inc(WEBHOOKS_DELIVERED)
+                elif result.outcome.status is DeliveryStatus.FAILED:
+                    self._metrics.inc(WEBHOOKS_FAILED)
+            if any(r.outcome.disables_endpoint for r in results):
+                self._held.pop(key, None)
+        return queued or len(due) == BATCH
+
+    async def _send(
+        self, endpoint: Endpoint, due: Sequence[tuple[Delivery, StateChange]]
+    ) -> list[Result]:
+        signers = [Webhook(secret) for secret in endpoint.secrets]
+        gate = asyncio.Semaphore(self._concurrency)
+
+        async def attempt(delivery: Delivery, change: StateChange) -> Result:
+            body = event_body(change)
+            async with gate:
+                at = self._clock.now()
+                webhook_id = delivery.webhook_id
+                text = body.decode()
+                headers = {
+                    "content-type": "application/json",
+                    "webhook-id": webhook_id,
+                    "webhook-timestamp": str(int(at.timestamp())),
+                    "webhook-signature": " ".join(s.sign(webhook_id, at, text) for s in signers),
+                }
+                sent = await self._sender.send(endpoint.url, headers=headers, body=body)
+            attempts = delivery.attempts + 1
+            decided = outcome(
+                sent, attempts=attempts, schedule=self._schedule, now=self._clock.now()
+            )
+            return Result(delivery.change_id, attempts, sent, decided)
+
+        # Tasks start in change id order, so first attempts leave in id order (contract §9).
+        return list(await asyncio.gather(*(attempt(d, c) for d, c in due)))
