@@ -15,6 +15,7 @@ that nothing there passes without PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import uuid
@@ -36,6 +37,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("sqlite", "postgresql")
+# Seals webhook secrets in tests (PostgreSQL needs one set; SQLite would make a key file).
+TEST_SECRET_KEY = bytes(range(32))
+TEST_SECRET_KEY_TEXT = base64.b64encode(TEST_SECRET_KEY).decode()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -165,7 +169,12 @@ async def _truncate(url: str) -> None:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     # No key cache: a test that revokes a key expects the very next request to be refused.
-    return Settings(database_url=database_url, key_cache_seconds=0.0, db_pool_size=5)
+    return Settings(
+        database_url=database_url,
+        key_cache_seconds=0.0,
+        db_pool_size=5,
+        secret_key=TEST_SECRET_KEY,
+    )
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from subgroups.storage.change_feed import PostgresChangeFeed, SqliteChangeFeed
 from subgroups.storage.change_records import read_changes
 from subgroups.storage.postgres_database import PostgresDatabase
 from subgroups.storage.sqlite_database import SqliteDatabase
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.factories import make_group, make_workspace
 
 ACTOR = Actor(Source.CLI)
@@ -123,6 +124,28 @@ async def test_a_record_committed_before_a_smaller_id_waits_for_it(services: Ser
         (earlier, "slow"),
         (committed[0].id, "fast"),
     ]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_long_transaction_in_another_database_does_not_hold_the_feed_back(
+    services: Services,
+) -> None:
+    """Only transactions of this database can hold an id of its records; another application's
+    long transaction on the same server (it holds back the server-wide xmin) does not count."""
+    workspace = await make_workspace(services)
+    group = await make_group(services, workspace.id)
+    feed = feed_of(services)
+    other = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.fetchval("SELECT pg_current_xact_id()")  # an id older than what follows
+        await subscribe(services, workspace.id, group.id, "meanwhile")
+        seen = await feed.changes(workspace.id, after=0, limit=100)
+        await transaction.rollback()
+    finally:
+        await other.close()
+    assert [c.external_id for c in seen] == ["meanwhile"]
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])

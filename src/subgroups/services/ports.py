@@ -197,12 +197,16 @@ class WebhookQueue(Protocol):
     async def claim(
         self, *, owner: str, now: datetime, until: datetime, limit: int
     ) -> list[Endpoint]:
-        """Enabled endpoints whose lease is free, expired or `owner`'s, leased to `owner` until
-        `until` (skipping any another dispatcher is claiming at this moment), with their
-        secrets opened (a rotated-out one only while its grace lasts)."""
+        """The endpoints `owner` is to serve now, with their secrets opened (a rotated-out one
+        only while its grace lasts): its even share of the enabled endpoints among the
+        dispatchers running, at most `limit`, leased to it until `until`. Those it held and
+        are not among them stay leased to it (it must `release` them once it stopped sending to
+        them); free or expired ones are taken, skipping any another dispatcher is claiming at
+        this moment."""
 
-    async def release(self, *, owner: str) -> None:
-        """Ends `owner`'s leases (a dispatcher that stops)."""
+    async def release(self, *, owner: str, endpoints_given_up: Sequence[Endpoint] = ()) -> None:
+        """Lets go of these endpoints, or, with none named, of all `owner` holds (a dispatcher
+        that stops)."""
 
     async def enqueue(
         self,

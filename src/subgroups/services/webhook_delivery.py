@@ -81,6 +81,7 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()[:40]}:{secrets.token_hex(6)}"
         self._held: dict[tuple[int, str], Endpoint] = {}
         self._loops: dict[tuple[int, str], asyncio.Task[None]] = {}
+        self._handing_over: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Claims and serves endpoints until `stop` is set; then lets its leases go."""
@@ -114,7 +115,8 @@ class Dispatcher:
             owner=self.owner, now=now, until=now + self._lease, limit=MAX_ENDPOINTS
         )
         current = {(e.workspace_id, e.id): e for e in held}
-        await self._stop_loops(set(self._loops) - set(current))
+        for key in set(self._loops) - set(current):
+            self._hand_over(key)
         for key, endpoint in current.items():
             # Secrets and URL as they are now. The cursor read may be behind one the loop has
             # moved since: its next queueing finds that out and takes the cursor as it is.
@@ -122,13 +124,36 @@ class Dispatcher:
             if key not in self._loops or self._loops[key].done():
                 self._loops[key] = asyncio.create_task(self._serve(key))
 
-    async def _stop_loops(self, keys: set[tuple[int, str]]) -> None:
-        for key in keys:
-            self._loops[key].cancel()
-        for key in keys:
+    def _hand_over(self, key: tuple[int, str]) -> None:
+        """Stops serving an endpoint beyond this dispatcher's share (or disabled): its loop sends
+        nothing new and records what is in flight; then the endpoint is let go, so its next
+        holder sends nothing twice. Until then this dispatcher's claims keep renewing it."""
+        endpoint = self._held.pop(key, None)
+        loop = self._loops.pop(key)
+
+        async def hand_over() -> None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._loops.pop(key)
+                await loop
+            if endpoint is not None:
+                await self._queue.release(owner=self.owner, endpoints_given_up=[endpoint])
+
+        self._handing_over.add(asyncio.create_task(hand_over()))
+        self._handing_over = {t for t in self._handing_over if not t.done()}
+
+    async def _stop_loops(self, keys: set[tuple[int, str]]) -> None:
+        """Ends the loops of these endpoints: each finishes the round it is in (so what it sent
+        is recorded, and not sent again by the next holder) unless that takes too long."""
+        for key in keys:
             self._held.pop(key, None)
+        loops = [self._loops.pop(key) for key in keys] + list(self._handing_over)
+        if not loops:
+            return
+        _, late = await asyncio.wait(loops, timeout=self._lease.total_seconds() / 3)
+        for loop in late:
+            loop.cancel()
+        for loop in late:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await loop
 
     async def _serve(self, key: tuple[int, str]) -> None:
         failures = 0
@@ -165,11 +190,13 @@ class Dispatcher:
             if cursor is None:  # the lease is gone: another dispatcher serves it now
                 self._held.pop(key, None)
                 return False
-            self._held[key] = endpoint = replace(endpoint, cursor=cursor)
+            endpoint = replace(endpoint, cursor=cursor)
+            if key in self._held:  # not handed over meanwhile
+                self._held[key] = endpoint
             queued = True
         due = await self._queue.due(endpoint, owner=self.owner, now=self._clock.now(), limit=BATCH)
         if due:
-            results = await self._send(endpoint, due)
+            results = await self._send(key, endpoint, due)
             await self._queue.record(endpoint, results, at=self._clock.now())
             for result in results:
                 if result.outcome.status is DeliveryStatus.DELIVERED:
@@ -181,14 +208,19 @@ class Dispatcher:
         return queued or len(due) == BATCH
 
     async def _send(
-        self, endpoint: Endpoint, due: Sequence[tuple[Delivery, StateChange]]
+        self,
+        key: tuple[int, str],
+        endpoint: Endpoint,
+        due: Sequence[tuple[Delivery, StateChange]],
     ) -> list[Result]:
         signers = [Webhook(secret) for secret in endpoint.secrets]
         gate = asyncio.Semaphore(self._concurrency)
 
-        async def attempt(delivery: Delivery, change: StateChange) -> Result:
+        async def attempt(delivery: Delivery, change: StateChange) -> Result | None:
             body = event_body(change)
             async with gate:
+                if key not in self._held:
+                    return None  # handed over meanwhile: the next holder sends it
                 at = self._clock.now()
                 webhook_id = delivery.webhook_id
                 text = body.decode()
@@ -206,4 +238,5 @@ class Dispatcher:
             return Result(delivery.change_id, attempts, sent, decided)
 
         # Tasks start in change id order, so first attempts leave in id order (contract §9).
-        return list(await asyncio.gather(*(attempt(d, c) for d, c in due)))
+        done = await asyncio.gather(*(attempt(d, c) for d, c in due))
+        return [result for result in done if result is not None]

@@ -17,6 +17,12 @@ record with an id up to N can still appear later, which depends on the backend:
   committed or rolled back, and every record up to L that will ever exist is visible. (The
   snapshot's own upper bound, `pg_snapshot_xmax`, would not do: a transaction whose id is above
   every finished one is running without being listed.)
+  `pg_snapshot_xmin` spans the whole server, every database on it: a long transaction in another
+  application's database would hold the feed back. So when it is not yet past Y, the check looks
+  at the transactions of this database alone (`pg_stat_activity.backend_xid`, 32 bits, compared
+  with Y's low 32 bits the way PostgreSQL compares them, modulo 2^32): none older than Y still
+  running proves the same. (Prepared two-phase transactions have no session to be listed by;
+  nothing here prepares one.)
   Two things make the first step true: the write paths take a record's id after their first
   write of the transaction (the state upsert, which gives the transaction its id), and the
   sequence hands out values one at a time (no per-session cache).
@@ -47,6 +53,13 @@ _POLL_SECONDS: Final = 0.002
 _LAST_ID: Final = "SELECT pg_sequence_last_value(pg_get_serial_sequence('state_changes', 'id'))"
 _OWN_XID: Final = "SELECT pg_current_xact_id()::text::bigint"
 _OLDEST_RUNNING: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# Whether a transaction of this database that started before xid $1 (its low 32 bits) runs.
+_OLDER_HERE: Final = (
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
+    " AND backend_xid IS NOT NULL"
+    " AND ((backend_xid::text::bigint - $1) % 4294967296 + 4294967296) % 4294967296"
+    " >= 2147483648)"
+)
 
 
 class SqliteChangeFeed:
@@ -87,6 +100,8 @@ class PostgresChangeFeed:
         while True:
             oldest_running: int = await conn.fetchval(_OLDEST_RUNNING)
             if oldest_running > xid:
+                return True
+            if not await conn.fetchval(_OLDER_HERE, xid & 0xFFFFFFFF):
                 return True
             if time.monotonic() >= deadline:
                 return False

@@ -237,6 +237,15 @@ webhook_endpoints = Table(
     Column("lease_expires_at", Timestamp()),
 )
 
+# The dispatchers running now (each renews its row while it runs): endpoints are shared out evenly
+# among them, so that a process that starts later gets its part.
+webhook_dispatchers = Table(
+    "webhook_dispatchers",
+    metadata,
+    Column("owner", String(64), primary_key=True),
+    Column("expires_at", Timestamp(), nullable=False),
+)
+
 # One row per event and endpoint: its attempts, and what the receiver answered last.
 webhook_deliveries = Table(
     "webhook_deliveries",

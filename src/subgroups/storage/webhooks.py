@@ -26,10 +26,16 @@ from subgroups.domain.webhooks import (
 from subgroups.storage.change_records import change_from_row
 from subgroups.storage.engine import Database
 from subgroups.storage.sealed_secrets import LazySecretBox
-from subgroups.storage.tables import state_changes, webhook_deliveries, webhook_endpoints
+from subgroups.storage.tables import (
+    state_changes,
+    webhook_deliveries,
+    webhook_dispatchers,
+    webhook_endpoints,
+)
 
 endpoints = webhook_endpoints
 deliveries = webhook_deliveries
+dispatchers = webhook_dispatchers
 PENDING = DeliveryStatus.PENDING.value
 
 
@@ -275,33 +281,49 @@ class SqlWebhookStore:
     async def claim(
         self, *, owner: str, now: datetime, until: datetime, limit: int
     ) -> list[Endpoint]:
-        mine = and_(endpoints.c.enabled, endpoints.c.lease_owner == owner)
+        enabled = endpoints.c.enabled
         free = and_(
-            endpoints.c.enabled,
+            enabled,
             or_(endpoints.c.lease_expires_at.is_(None), endpoints.c.lease_expires_at < now),
         )
-        renew = update(endpoints).where(mine).values(lease_expires_at=until).returning(*endpoints.c)
-        count_free = select(func.count()).select_from(endpoints).where(free)
-
-        def claimable(share: int) -> Any:
-            return (
-                select(endpoints.c.workspace_id, endpoints.c.id)
-                .where(free)
-                .order_by(endpoints.c.workspace_id, endpoints.c.id)
-                .limit(share)
-                .with_for_update(skip_locked=True)
-            )
+        here = self._db.insert(dispatchers).values(owner=owner, expires_at=until)
+        announce = here.on_conflict_do_update(
+            index_elements=[dispatchers.c.owner], set_={"expires_at": until}
+        )
+        forget_gone = delete(dispatchers).where(dispatchers.c.expires_at < now)
+        count_live = select(func.count()).select_from(dispatchers)
+        count_enabled = select(func.count()).select_from(endpoints).where(enabled)
+        renew = (
+            update(endpoints)
+            .where(enabled, endpoints.c.lease_owner == owner)
+            .values(lease_expires_at=until)
+            .returning(*endpoints.c)
+        )
 
         def claim(conn: Connection) -> list[Mapping[Any, Any]]:
-            held: list[Mapping[Any, Any]] = list(conn.execute(renew).mappings())
-            room = limit - len(held)
-            # Half of what is free (at least one): dispatchers that start together end up
-            # sharing the endpoints instead of the first one taking them all.
-            share = min(room, -(-int(conn.execute(count_free).scalar_one()) // 2))
-            if share > 0:
+            conn.execute(announce)
+            conn.execute(forget_gone)
+            live = max(1, int(conn.execute(count_live).scalar_one()))
+            total = int(conn.execute(count_enabled).scalar_one())
+            # An even share each. What a dispatcher holds beyond its share stays leased to it
+            # (renewed) until it has finished sending and lets it go with `release`.
+            share = min(limit, -(-total // live))
+            mine = sorted(
+                conn.execute(renew).mappings(), key=lambda r: (r["workspace_id"], r["id"])
+            )
+            held: list[Mapping[Any, Any]] = list(mine[:share])
+            room = share - len(held)
+            if room > 0:
+                takeable = (
+                    select(endpoints.c.workspace_id, endpoints.c.id)
+                    .where(free)
+                    .order_by(endpoints.c.workspace_id, endpoints.c.id)
+                    .limit(room)
+                    .with_for_update(skip_locked=True)
+                )
                 take = (
                     update(endpoints)
-                    .where(tuple_(endpoints.c.workspace_id, endpoints.c.id).in_(claimable(share)))
+                    .where(tuple_(endpoints.c.workspace_id, endpoints.c.id).in_(takeable))
                     .values(lease_owner=owner, lease_expires_at=until)
                     .returning(*endpoints.c)
                 )
@@ -319,13 +341,20 @@ class SqlWebhookStore:
             opened.append(self._box.open(row["previous_secret"], context=context))
         return tuple(opened)
 
-    async def release(self, *, owner: str) -> None:
-        end = (
-            update(endpoints)
-            .where(endpoints.c.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-        )
-        await self._db.write(lambda conn: conn.execute(end))
+    async def release(self, *, owner: str, endpoints_given_up: Sequence[Endpoint] = ()) -> None:
+        mine = endpoints.c.lease_owner == owner
+        if endpoints_given_up:
+            keys = [(e.workspace_id, e.id) for e in endpoints_given_up]
+            mine = and_(mine, tuple_(endpoints.c.workspace_id, endpoints.c.id).in_(keys))
+        end = update(endpoints).where(mine).values(lease_owner=None, lease_expires_at=None)
+        leave = delete(dispatchers).where(dispatchers.c.owner == owner)
+
+        def release(conn: Connection) -> None:
+            conn.execute(end)
+            if not endpoints_given_up:
+                conn.execute(leave)
+
+        await self._db.write(release)
 
     async def enqueue(
         self,

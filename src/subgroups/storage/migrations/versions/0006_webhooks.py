@@ -1,6 +1,7 @@
 """webhooks: the endpoints a workspace's events are pushed to, and one delivery row per event and
 endpoint (contract §9)
 
+webhook_dispatchers lists the processes delivering now, so endpoints are shared out among them.
 The events themselves are the state-change records, written with their change; nothing is added to
 the write path. Both tables lead their keys with workspace_id.
 
@@ -46,6 +47,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_webhook_endpoints")),
     )
     op.create_table(
+        "webhook_dispatchers",
+        sa.Column("owner", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("owner", name=op.f("pk_webhook_dispatchers")),
+    )
+    op.create_table(
         "webhook_deliveries",
         sa.Column("workspace_id", sa.Integer(), nullable=False),
         sa.Column("endpoint_id", sa.String(length=40), nullable=False),
@@ -78,4 +85,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_webhook_deliveries_pending", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
+    op.drop_table("webhook_dispatchers")
     op.drop_table("webhook_endpoints")
