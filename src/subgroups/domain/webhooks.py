@@ -100,6 +100,8 @@ class Result:
     attempts: int
     attempt: Attempt
     outcome: Outcome
+    # When the delivery was due: a replay meanwhile makes it due anew, and then wins.
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -235,7 +235,7 @@ class Dispatcher:
             decided = outcome(
                 sent, attempts=attempts, schedule=self._schedule, now=self._clock.now()
             )
-            return Result(delivery.change_id, attempts, sent, decided)
+            return Result(delivery.change_id, attempts, sent, decided, delivery.next_attempt_at)
 
         # Tasks start in change id order, so first attempts leave in id order (contract §9).
         done = await asyncio.gather(*(attempt(d, c) for d, c in due))

@@ -453,6 +453,7 @@ class SqlWebhookStore:
                 deliveries.c.change_id == bindparam("key_change_id"),
                 # A replay meanwhile queued it again from the start: its new life wins.
                 deliveries.c.attempts == bindparam("key_attempts_before"),
+                deliveries.c.next_attempt_at == bindparam("key_due_at"),
             )
             .values(
                 status=bindparam("new_status"),
@@ -468,6 +469,7 @@ class SqlWebhookStore:
             {
                 "key_change_id": r.change_id,
                 "key_attempts_before": r.attempts - 1,
+                "key_due_at": r.due_at,
                 "new_status": r.outcome.status.value,
                 "new_attempts": r.attempts,
                 "new_next_attempt_at": r.outcome.next_attempt_at,
