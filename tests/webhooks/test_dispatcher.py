@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from subgroups.config import Settings
@@ -19,6 +20,7 @@ from subgroups.domain.subscriptions import GroupRequest
 from subgroups.domain.webhooks import KEPT_TEXT_BYTES, DeliveryStatus
 from subgroups.outbound.http_sender import HttpSender
 from subgroups.services.webhook_delivery import Dispatcher
+from subgroups.web.app import create_app
 from tests.factories import make_group, make_workspace
 from tests.webhooks.receiver import Answer, Arrival, Receiver, receiving
 
@@ -259,3 +261,40 @@ async def test_the_secret_is_not_in_the_database_in_the_clear(hooks: Services) -
     key = new.secret.removeprefix("whsec_")
     assert key not in stored
     assert new.secret not in stored
+
+
+async def test_metrics_show_the_backlog_and_what_was_delivered(hooks: Services) -> None:
+    workspace_id, group_id = await Setup(hooks)()
+    down = Receiver()
+    new = await hooks.webhooks.create(workspace_id=workspace_id, url=down.url)
+    app = create_app(hooks.settings, hooks)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as scraper,
+        dispatching(hooks),
+    ):
+        made = await Setup(hooks).change(workspace_id, group_id, "a", "b")
+
+        async def scraped() -> str:
+            return (await scraper.get("/metrics")).text
+
+        await until(lambda: _has(scraped(), "subgroups_webhook_deliveries_queued 2\n"))
+        waiting = await scraped()
+        [age_line] = [
+            line
+            for line in waiting.splitlines()
+            if line.startswith("subgroups_webhook_oldest_undelivered_age_seconds ")
+        ]
+        age = float(age_line.split()[1])
+        assert age > 0
+        with receiving([new.secret], port=down.port) as up:
+            await up.wait_for(made)
+            await until(lambda: _has(scraped(), "subgroups_webhook_deliveries_queued 0\n"))
+        done = await scraped()
+    assert "subgroups_webhook_oldest_undelivered_age_seconds 0.0\n" in done
+    assert "subgroups_webhook_deliveries_delivered_total 2\n" in done
+    assert "subgroups_webhook_deliveries_failed 0\n" in done
+
+
+async def _has(text: Awaitable[str], line: str) -> bool:
+    return line in await text

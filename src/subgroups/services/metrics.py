@@ -5,7 +5,10 @@ Each server process counts for itself; a scraper sees the process that answered 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final
+
+from subgroups.domain.webhooks import Backlog
 
 AUTH_FAILURES: Final = "subgroups_auth_failures_total"
 RATE_LIMITED: Final = "subgroups_rate_limited_total"
@@ -42,3 +45,31 @@ class Metrics:
         for name, count in self._counts.items():
             lines += [f"# HELP {name} {_HELP[name]}", f"# TYPE {name} counter", f"{name} {count}"]
         return "\n".join(lines) + "\n"
+
+
+def render_backlog(backlog: Backlog, *, now: datetime) -> str:
+    """The webhook backlog, read from the database at each scrape: the same in every process."""
+    age = 0.0
+    if backlog.oldest_undelivered_at is not None:
+        age = max(0.0, (now - backlog.oldest_undelivered_at).total_seconds())
+    gauges = (
+        (
+            "subgroups_webhook_deliveries_queued",
+            "Deliveries waiting to be sent or retried.",
+            backlog.pending,
+        ),
+        (
+            "subgroups_webhook_deliveries_failed",
+            "Deliveries that failed for good (replayable).",
+            backlog.failed,
+        ),
+        (
+            "subgroups_webhook_oldest_undelivered_age_seconds",
+            "Age of the oldest change not yet delivered to an enabled endpoint (0: none).",
+            round(age, 3),
+        ),
+    )
+    lines = []
+    for name, help_text, value in gauges:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value}"]
+    return "\n".join(lines) + "\n"

@@ -243,12 +243,13 @@ class SqlWebhookStore:
             .where(deliveries.c.status == PENDING)
         )
         # The first change of each enabled endpoint not yet queued (its cursor's next).
+        later = state_changes.alias("later")
         first_unqueued = (
-            select(func.min(state_changes.c.id))
+            select(func.min(later.c.id))
             .where(
-                state_changes.c.workspace_id == endpoints.c.workspace_id,
-                state_changes.c.id > endpoints.c.cursor,
+                later.c.workspace_id == endpoints.c.workspace_id, later.c.id > endpoints.c.cursor
             )
+            .correlate(endpoints)
             .scalar_subquery()
         )
         oldest_unqueued = (
@@ -264,7 +265,7 @@ class SqlWebhookStore:
             .where(endpoints.c.enabled)
         )
         async with self._db.snapshot() as conn:
-            by_status: dict[str, int] = dict((await conn.execute(counts)).tuples().all())
+            by_status: dict[str, int] = dict((await conn.execute(counts)).all())
             oldest = [
                 (await conn.execute(oldest_pending)).scalar(),
                 (await conn.execute(oldest_unqueued)).scalar(),
