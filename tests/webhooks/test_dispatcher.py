@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -18,19 +19,25 @@ from subgroups.container import Services, build_services
 from subgroups.domain.models import Actor, Source
 from subgroups.domain.subscriptions import GroupRequest
 from subgroups.domain.webhooks import KEPT_TEXT_BYTES, DeliveryStatus
-from subgroups.outbound.http_sender import HttpSender
-from subgroups.services.webhook_delivery import Dispatcher
-from subgroups.web.app import create_app
+from subgroups.web.app import create_app, delivering
 from tests.factories import make_group, make_workspace
 from tests.webhooks.receiver import Answer, Arrival, Receiver, receiving
 
 SCHEDULE = (0.2, 0.2, 0.2)
 
 
+FAST: dict[str, Any] = {
+    "webhook_retry_schedule": SCHEDULE,
+    "webhook_concurrency": 4,
+    "webhook_lease_seconds": 2,
+    "webhook_poll_seconds": 0.05,
+}
+
+
 @pytest.fixture
 async def hooks(settings: Settings) -> AsyncIterator[Services]:
-    """Services that accept receivers on 127.0.0.1."""
-    built = build_services(replace(settings, webhook_allow_private=True))
+    """Services that accept receivers on 127.0.0.1, with short waits."""
+    built = build_services(replace(settings, webhook_allow_private=True, **FAST))
     try:
         yield built
     finally:
@@ -38,27 +45,16 @@ async def hooks(settings: Settings) -> AsyncIterator[Services]:
 
 
 @asynccontextmanager
-async def dispatching(services: Services, *, allow_private: bool = True) -> AsyncIterator[None]:
-    dispatcher = Dispatcher(
-        queue=services.webhook_queue,
-        feed=services.change_feed,
-        sender=HttpSender(allow_private=allow_private),
-        clock=services.clock,
-        metrics=services.metrics,
-        schedule=SCHEDULE,
-        concurrency=4,
-        lease_seconds=2,
-        poll_seconds=0.05,
-        keep_days=7,
-    )
-    stop = asyncio.Event()
-    running = asyncio.create_task(dispatcher.run(stop))
+async def dispatching(services: Services, *, allow_private: bool = True) -> AsyncIterator[Services]:
+    """A dispatcher running beside the test, as `subgroups serve` runs one; the services of its
+    process (its counters are there)."""
+    settings = replace(services.settings, webhook_allow_private=allow_private)
+    own = build_services(settings)
     try:
-        yield
+        async with delivering(own, deliver=True):
+            yield own
     finally:
-        stop.set()
-        await running
-        await dispatcher.aclose()
+        await own.aclose()
 
 
 class Setup:
@@ -267,12 +263,10 @@ async def test_metrics_show_the_backlog_and_what_was_delivered(hooks: Services) 
     workspace_id, group_id = await Setup(hooks)()
     down = Receiver()
     new = await hooks.webhooks.create(workspace_id=workspace_id, url=down.url)
-    app = create_app(hooks.settings, hooks)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as scraper,
-        dispatching(hooks),
-    ):
+    async with dispatching(hooks) as server:
+        app = create_app(server.settings, server)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        scraper = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         made = await Setup(hooks).change(workspace_id, group_id, "a", "b")
 
         async def scraped() -> str:
@@ -291,6 +285,7 @@ async def test_metrics_show_the_backlog_and_what_was_delivered(hooks: Services) 
             await up.wait_for(made)
             await until(lambda: _has(scraped(), "subgroups_webhook_deliveries_queued 0\n"))
         done = await scraped()
+        await scraper.aclose()
     assert "subgroups_webhook_oldest_undelivered_age_seconds 0.0\n" in done
     assert "subgroups_webhook_deliveries_delivered_total 2\n" in done
     assert "subgroups_webhook_deliveries_failed 0\n" in done
