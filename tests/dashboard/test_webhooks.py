@@ -17,14 +17,11 @@ from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.domain.models import Workspace
 from subgroups.domain.webhooks import (
-    Attempt,
     DeliveryStatus,
     Endpoint,
-    Outcome,
-    Result,
 )
 from subgroups.web.dashboard.webhooks import NEW_SECRET_COOKIE
-from tests.dashboard.helpers import client_for, csrf_of, sign_in
+from tests.dashboard.helpers import OWNER, client_for, csrf_of, record_deliveries, sign_in
 from tests.factories import Tenant, make_tenant, make_workspace
 
 # On PostgreSQL the key that seals signing secrets must be given; on SQLite a key file beside the
@@ -32,7 +29,6 @@ from tests.factories import Tenant, make_tenant, make_workspace
 SECRET_KEY = bytes(range(32))
 SECRET = re.compile(r'<code id="new-secret" class="secret-value">([^<]+)</code>')
 RECEIVER = "http://127.0.0.1:9/hooks"
-OWNER = "test-dispatcher"
 
 
 @pytest.fixture
@@ -308,8 +304,7 @@ async def test_by_default_a_private_address_is_refused_with_the_reason(
 async def tenant_with_deliveries(
     services: Services, client: httpx.AsyncClient
 ) -> tuple[Tenant, Endpoint, list[int]]:
-    """A tenant with an endpoint and three changes queued for it: the first delivered (200 in
-    42 ms), the second failed for good (500 in 1234 ms), the third not yet attempted."""
+    """A tenant with an endpoint and three changes queued for it (see record_deliveries)."""
     tenant = await make_tenant(services)
     made = await services.webhooks.create(workspace_id=tenant.workspace.id, url=RECEIVER)
     for n in range(3):
@@ -331,29 +326,7 @@ async def tenant_with_deliveries(
     )
     ids = sorted(c.id for c in report.recent)
     assert len(ids) == 3
-    queue, now = services.webhook_queue, datetime.now(UTC)
-    [held] = [
-        e
-        for e in await queue.claim(owner=OWNER, now=now, until=now + timedelta(hours=1), limit=100)
-        if e.id == made.endpoint.id
-    ]
-    cursor = await queue.enqueue(held, owner=OWNER, change_ids=ids, cursor=ids[-1], at=now)
-    assert cursor == ids[-1]
-    held = replace(held, cursor=cursor)
-    assert [d.change_id for d, _ in await queue.due(held, owner=OWNER, now=now, limit=10)] == ids
-    await queue.record(
-        held,
-        [
-            Result(ids[0], 1, Attempt(200, 42), Outcome(DeliveryStatus.DELIVERED, None)),
-            Result(
-                ids[1],
-                1,
-                Attempt(500, 1234, "upstream exploded: " + "x" * 300),
-                Outcome(DeliveryStatus.FAILED, None),
-            ),
-        ],
-        at=now,
-    )
+    await record_deliveries(services, made.endpoint, ids)
     return tenant, made.endpoint, ids
 
 
