@@ -39,6 +39,14 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+async def post_form(
+    web: httpx.AsyncClient, page: str, action: str, data: dict[str, str]
+) -> httpx.Response:
+    """Posts `data` to `action` with the CSRF token of the form on `page`, as a browser would."""
+    token = csrf_of((await web.get(page)).text)
+    return await web.post(action, data={"csrf": token, **data})
+
+
 async def sign_in(
     client: httpx.AsyncClient, email: str = "ops@example.com", password: str = PASSWORD
 ) -> httpx.Response:

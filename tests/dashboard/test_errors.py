@@ -11,16 +11,8 @@ import httpx
 from subgroups.container import Services
 from subgroups.domain.models import Workspace
 from subgroups.errors import PermissionDenied
-from tests.dashboard.helpers import csrf_of, dashboard_raising
+from tests.dashboard.helpers import dashboard_raising, post_form
 from tests.factories import make_group, make_workspace
-
-
-async def post_form(
-    web: httpx.AsyncClient, page: str, action: str, data: dict[str, str]
-) -> httpx.Response:
-    """Posts `data` with the CSRF token of the form on `page`, as a browser would."""
-    token = csrf_of((await web.get(page)).text)
-    return await web.post(action, data={"csrf": token, **data})
 
 
 async def test_a_group_with_a_taken_name_is_a_409_and_the_form_keeps_what_was_typed(

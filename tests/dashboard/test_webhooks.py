@@ -17,11 +17,18 @@ from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.domain.models import Workspace
 from subgroups.domain.webhooks import (
+    Delivery,
     DeliveryStatus,
     Endpoint,
 )
 from subgroups.web.dashboard.webhooks import NEW_SECRET_COOKIE
-from tests.dashboard.helpers import OWNER, client_for, csrf_of, record_deliveries, sign_in
+from tests.dashboard.helpers import (
+    OWNER,
+    client_for,
+    post_form,
+    record_deliveries,
+    sign_in,
+)
 from tests.factories import Tenant, make_tenant, make_workspace
 
 # On PostgreSQL the key that seals signing secrets must be given; on SQLite a key file beside the
@@ -53,12 +60,8 @@ def notice_of(page: httpx.Response) -> str:
     return found.group(1)
 
 
-async def post_form(
-    web: httpx.AsyncClient, page: str, action: str, data: dict[str, str]
-) -> httpx.Response:
-    """Posts `data` to `action` with the CSRF token of `page`, as the browser would."""
-    token = csrf_of((await web.get(page)).text)
-    return await web.post(action, data={"csrf": token, **data})
+async def deliveries_to(services: Services, endpoint: Endpoint) -> list[Delivery]:
+    return await services.webhooks.deliveries(endpoint.id, workspace_id=endpoint.workspace_id)
 
 
 async def create_endpoint(
@@ -386,7 +389,7 @@ async def test_the_replay_button_queues_a_failed_delivery_again(
 
     assert replayed.status_code == 303
     assert replayed.headers["location"] == f"{page}?failed=1"
-    deliveries = await services.webhooks.deliveries(endpoint.id, workspace_id=tenant.workspace.id)
+    deliveries = await deliveries_to(services, endpoint)
     status = {d.change_id: (d.status, d.attempts) for d in deliveries}
     assert status == {
         ids[2]: (DeliveryStatus.PENDING, 0),
@@ -408,7 +411,7 @@ async def test_replay_after_a_change_id_queues_every_later_change_again(
 
     assert replayed.status_code == 303
     assert replayed.headers["location"] == page
-    deliveries = await services.webhooks.deliveries(endpoint.id, workspace_id=tenant.workspace.id)
+    deliveries = await deliveries_to(services, endpoint)
     assert {d.status for d in deliveries} == {DeliveryStatus.PENDING}
     assert {d.attempts for d in deliveries} == {0}
     assert "3 deliveries queued again" in notice_of(await web.get(page))
@@ -423,7 +426,7 @@ async def test_replay_of_failed_ones_after_a_change_id_leaves_the_delivered_alon
     replayed = await post_form(web, page, f"{page}/replay", {"after": "0", "failed_only": "on"})
 
     assert replayed.status_code == 303
-    deliveries = await services.webhooks.deliveries(endpoint.id, workspace_id=tenant.workspace.id)
+    deliveries = await deliveries_to(services, endpoint)
     assert {d.change_id: d.status for d in deliveries} == {
         ids[2]: DeliveryStatus.PENDING,
         ids[1]: DeliveryStatus.PENDING,
@@ -438,15 +441,13 @@ async def test_a_bad_replay_after_is_refused_on_the_page_and_nothing_is_queued(
 ) -> None:
     tenant, endpoint, _ = await tenant_with_deliveries(services, client)
     page = f"/dashboard/w/{tenant.workspace.id}/webhooks/{endpoint.id}"
-    before = await services.webhooks.deliveries(endpoint.id, workspace_id=tenant.workspace.id)
+    before = await deliveries_to(services, endpoint)
 
     refused = await post_form(web, page, f"{page}/replay", {"after": after})
 
     assert refused.status_code == 400
     assert 'id="replay-error">after must be a change id, 0 or more</p>' in refused.text
-    after_refusal = await services.webhooks.deliveries(
-        endpoint.id, workspace_id=tenant.workspace.id
-    )
+    after_refusal = await deliveries_to(services, endpoint)
     assert after_refusal == before
 
 
@@ -456,7 +457,8 @@ async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
     tenant, endpoint, ids = await tenant_with_deliveries(services, client)
     hooks = f"/dashboard/w/{tenant.workspace.id}/webhooks"
     page = f"{hooks}/{endpoint.id}"
-    before = await services.webhooks.deliveries(endpoint.id, workspace_id=tenant.workspace.id)
+    before = await deliveries_to(services, endpoint)
+    secrets_before = await signing_secrets(services, endpoint.id)
 
     for action, data in (
         (hooks, {"url": "https://example.com/other", "event:subscription.state_changed": "on"}),
@@ -472,8 +474,8 @@ async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(
 
     [kept] = await services.webhooks.list(workspace_id=tenant.workspace.id)
     assert kept.enabled
-    assert await signing_secrets(services, endpoint.id) != ()
-    after = await services.webhooks.deliveries(endpoint.id, workspace_id=tenant.workspace.id)
+    assert await signing_secrets(services, endpoint.id) == secrets_before
+    after = await deliveries_to(services, endpoint)
     assert after == before
 
 
@@ -482,9 +484,7 @@ async def test_another_workspaces_endpoint_is_not_found_and_left_alone(
 ) -> None:
     tenant, endpoint, ids = await tenant_with_deliveries(services, client)
     secrets_before = await signing_secrets(services, endpoint.id)
-    deliveries_before = await services.webhooks.deliveries(
-        endpoint.id, workspace_id=tenant.workspace.id
-    )
+    deliveries_before = await deliveries_to(services, endpoint)
     other = await make_workspace(services)
     hooks = f"/dashboard/w/{other.id}/webhooks"
     page = f"{hooks}/{endpoint.id}"
@@ -505,9 +505,7 @@ async def test_another_workspaces_endpoint_is_not_found_and_left_alone(
 
     assert (await services.webhooks.get(endpoint.id, workspace_id=tenant.workspace.id)).enabled
     assert await signing_secrets(services, endpoint.id) == secrets_before
-    deliveries_after = await services.webhooks.deliveries(
-        endpoint.id, workspace_id=tenant.workspace.id
-    )
+    deliveries_after = await deliveries_to(services, endpoint)
     assert deliveries_after == deliveries_before
     assert await services.webhooks.list(workspace_id=other.id) == []
 

@@ -19,7 +19,6 @@ from subgroups.web.dashboard.web import (
     url,
     with_notice,
 )
-from subgroups.web.errors import status_of
 
 NEW_KEY_COOKIE: Final = "subgroups_new_key"
 
@@ -41,17 +40,15 @@ async def _page(ctx: Context, *, error: SubgroupsError | None = None) -> Respons
     workspace, workspaces = await ctx.workspace()
     keys = await ctx.services.keys.list(workspace_id=workspace.id)
     created = _kept_secret(ctx, keys) if error is None else None
-    response = ctx.page(
+    response = ctx.form_page(
         "keys.html",
-        status=status_of(error) if error else 200,
+        error=error,
         workspace=workspace,
         workspaces=workspaces,
         keys=sorted(keys, key=lambda k: (k.revoked_at is not None, -k.id)),
         permissions=[p.value for p in Permission],
         created=created,
         key_label=key_label,
-        error=error.message if error else None,
-        form=ctx.form,
         section="keys",
     )
     page = url(ctx.request, "keys", workspace_id=workspace.id)

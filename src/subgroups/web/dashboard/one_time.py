@@ -8,8 +8,6 @@ in a URL.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -18,7 +16,13 @@ from typing import Final
 import orjson
 from starlette.responses import Response
 
-from subgroups.web.dashboard.web import SESSION_COOKIE, Context, set_cookie
+from subgroups.web.dashboard.web import (
+    SESSION_COOKIE,
+    Context,
+    json_cookie,
+    json_cookie_value,
+    set_cookie,
+)
 
 # Long enough for the redirect that follows the form; the page that shows it deletes it at once.
 KEEP_SECONDS: Final = 120
@@ -45,12 +49,11 @@ def keep(response: Response, ctx: Context, *, cookie: str, page: str, kept: Kept
         "secret": kept.secret,
         "tag": _tag(ctx, cookie, kept.owner, kept.secret),
     }
-    encoded = base64.urlsafe_b64encode(orjson.dumps(value)).decode()
     set_cookie(
         response,
         ctx.request,
         cookie,
-        encoded,
+        json_cookie_value(value),
         max_age=KEEP_SECONDS,
         path=page,
         samesite="strict",
@@ -59,14 +62,8 @@ def keep(response: Response, ctx: Context, *, cookie: str, page: str, kept: Kept
 
 def kept(ctx: Context, *, cookie: str) -> Kept | None:
     """The secret kept in `cookie`, if this session kept it (the caller checks its owner)."""
-    raw = ctx.request.cookies.get(cookie)
-    if not raw:
-        return None
-    try:
-        found = orjson.loads(base64.urlsafe_b64decode(raw.encode()))
-    except (binascii.Error, ValueError):
-        return None
-    if not isinstance(found, dict):
+    found = json_cookie(ctx.request, cookie)
+    if found is None:
         return None
     owner, secret, tag = found.get("owner"), found.get("secret"), found.get("tag")
     if not isinstance(owner, str) or not isinstance(secret, str) or not isinstance(tag, str):

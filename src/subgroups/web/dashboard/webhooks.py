@@ -18,7 +18,6 @@ from subgroups.errors import InvalidRequest, SubgroupsError
 from subgroups.services.webhooks import MAX_GRACE_SECONDS
 from subgroups.web.dashboard import one_time
 from subgroups.web.dashboard.web import Context, redirect, signed_in, url, with_notice
-from subgroups.web.errors import status_of
 
 NEW_SECRET_COOKIE: Final = "subgroups_new_webhook_secret"  # noqa: S105 (a cookie's name)
 # Recent deliveries shown on an endpoint's page (the CLI lists up to 1000).
@@ -47,15 +46,13 @@ def _failed_only(ctx: Context) -> bool:
 async def _list_page(ctx: Context, *, error: SubgroupsError | None = None) -> Response:
     workspace, workspaces = await ctx.workspace()
     endpoints = await ctx.services.webhooks.list(workspace_id=workspace.id)
-    return ctx.page(
+    return ctx.form_page(
         "webhooks.html",
-        status=status_of(error) if error else 200,
+        error=error,
         workspace=workspace,
         workspaces=workspaces,
         endpoints=sorted(endpoints, key=lambda e: (not e.enabled, e.created_at), reverse=True),
         event_types=EVENT_TYPES,
-        error=error.message if error else None,
-        form=ctx.form,
         section="webhooks",
     )
 
@@ -73,9 +70,9 @@ async def _endpoint_page(
     )
     kept = one_time.kept(ctx, cookie=NEW_SECRET_COOKIE) if error is None else None
     page = url(ctx.request, "webhook", workspace_id=workspace.id, endpoint_id=endpoint.id)
-    response = ctx.page(
+    response = ctx.form_page(
         "webhook.html",
-        status=status_of(error) if error else 200,
+        error=error,
         workspace=workspace,
         workspaces=workspaces,
         endpoint=endpoint,
@@ -85,9 +82,7 @@ async def _endpoint_page(
         default_grace=DEFAULT_GRACE_SECONDS,
         max_grace=MAX_GRACE_SECONDS,
         detail_shown=DETAIL_SHOWN,
-        error=error.message if error else None,
         failing=failing,
-        form=ctx.form,
         section="webhooks",
     )
     one_time.forget(response, ctx, cookie=NEW_SECRET_COOKIE, page=page)
@@ -139,30 +134,28 @@ def _back(ctx: Context, workspace_id: int, endpoint_id: str) -> Response:
     return redirect(page + ("?failed=1" if ctx.field("back") == "failed" else ""))
 
 
+async def _switch(ctx: Context, *, enabled: bool) -> Response:
+    workspace, _ = await ctx.workspace()
+    endpoint_id = ctx.request.path_params["endpoint_id"]
+    if enabled:
+        endpoint = await ctx.services.webhooks.enable(endpoint_id, workspace_id=workspace.id)
+        text = f"Enabled {endpoint.url}: delivery resumes where it stopped."
+    else:
+        endpoint = await ctx.services.webhooks.disable(endpoint_id, workspace_id=workspace.id)
+        text = (
+            f"Disabled {endpoint.url}: changes wait for it, and are sent once it is enabled again."
+        )
+    return with_notice(_back(ctx, workspace.id, endpoint.id), ctx.request, text)
+
+
 @signed_in
 async def disable_webhook(ctx: Context) -> Response:
-    workspace, _ = await ctx.workspace()
-    endpoint = await ctx.services.webhooks.disable(
-        ctx.request.path_params["endpoint_id"], workspace_id=workspace.id
-    )
-    return with_notice(
-        _back(ctx, workspace.id, endpoint.id),
-        ctx.request,
-        f"Disabled {endpoint.url}: changes wait for it, and are sent once it is enabled again.",
-    )
+    return await _switch(ctx, enabled=False)
 
 
 @signed_in
 async def enable_webhook(ctx: Context) -> Response:
-    workspace, _ = await ctx.workspace()
-    endpoint = await ctx.services.webhooks.enable(
-        ctx.request.path_params["endpoint_id"], workspace_id=workspace.id
-    )
-    return with_notice(
-        _back(ctx, workspace.id, endpoint.id),
-        ctx.request,
-        f"Enabled {endpoint.url}: delivery resumes where it stopped.",
-    )
+    return await _switch(ctx, enabled=True)
 
 
 @signed_in
