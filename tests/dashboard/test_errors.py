@@ -7,6 +7,7 @@ was typed in it comes back with the typed values and that status.
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from subgroups.container import Services
 from subgroups.domain.models import Workspace
@@ -133,3 +134,15 @@ async def test_a_key_of_another_workspace_cannot_be_revoked_from_this_one(
     assert f"No API key {theirs.key.id} in this workspace" in response.text
     assert await services.keys.authenticate(theirs.secret) == theirs.key
     await services.keys.flush()
+
+
+@pytest.mark.parametrize("days", ["7", "²", "9" * 5000, "-30", "thirty"])
+async def test_a_group_page_for_other_days_is_a_400(
+    web: httpx.AsyncClient, services: Services, workspace: Workspace, days: str
+) -> None:
+    group = await make_group(services, workspace.id)
+
+    page = await web.get(f"/dashboard/w/{workspace.id}/groups/{group.id}", params={"days": days})
+
+    assert page.status_code == 400
+    assert "days is one of 30, 90" in page.text

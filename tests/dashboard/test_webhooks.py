@@ -172,6 +172,19 @@ async def test_an_endpoint_is_disabled_and_enabled_again(
     assert f"Enabled {RECEIVER}" in notice_of(shown)
 
 
+async def test_enabled_endpoints_are_listed_first_newest_first(
+    web: httpx.AsyncClient, services: Services, workspace: Workspace
+) -> None:
+    urls = [f"https://hooks.example.com/{n}" for n in range(3)]
+    made = [await services.webhooks.create(workspace_id=workspace.id, url=u) for u in urls]
+    await services.webhooks.disable(made[2].endpoint.id, workspace_id=workspace.id)
+
+    listed = await web.get(f"/dashboard/w/{workspace.id}/webhooks")
+
+    rows = re.findall(r'<tr data-endpoint-id="([^"]+)"', listed.text)
+    assert rows == [made[1].endpoint.id, made[0].endpoint.id, made[2].endpoint.id]
+
+
 async def test_rotating_shows_the_new_secret_once_and_both_sign_during_the_grace(
     web: httpx.AsyncClient, services: Services, workspace: Workspace
 ) -> None:
@@ -207,6 +220,8 @@ async def test_rotating_shows_the_new_secret_once_and_both_sign_during_the_grace
         ("-5", "grace must be a whole number of seconds, from 0 to 2592000"),
         ("a day", "grace must be a whole number of seconds, from 0 to 2592000"),
         ("2592001", "grace must be from 0 to 2592000 seconds"),
+        ("²", "grace must be a whole number of seconds, from 0 to 2592000"),
+        ("9" * 5000, "grace must be a whole number of seconds, from 0 to 2592000"),
     ],
 )
 async def test_a_bad_grace_is_refused_on_the_page_and_the_secret_stays(
@@ -435,7 +450,9 @@ async def test_replay_of_failed_ones_after_a_change_id_leaves_the_delivered_alon
     assert "Queued again 1 delivery that had failed" in notice_of(await web.get(page))
 
 
-@pytest.mark.parametrize("after", ["", "-1", "ten", "1.5"])
+@pytest.mark.parametrize(
+    "after", ["", "-1", "ten", "1.5", "²", str(2**63), "0" * 30 + "9" * 20, "9" * 5000]
+)
 async def test_a_bad_replay_after_is_refused_on_the_page_and_nothing_is_queued(
     web: httpx.AsyncClient, services: Services, client: httpx.AsyncClient, after: str
 ) -> None:
@@ -524,6 +541,11 @@ async def test_unknown_endpoints_and_deliveries_are_not_found(
     assert "No webhook endpoint with id no-such-endpoint" in missing.text
     assert no_delivery.status_code == 404
     assert f"No delivery of change {ids[-1] + 100} to endpoint {endpoint.id}" in no_delivery.text
+    # Beyond what the database can hold: not found either, rather than an error of the database.
+    huge = 10**30
+    beyond = await post_form(web, page, f"{page}/deliveries/{huge}/replay", {})
+    assert beyond.status_code == 404
+    assert f"No delivery of change {huge} to endpoint {endpoint.id}" in beyond.text
 
 
 async def test_a_bad_filter_is_refused(

@@ -89,7 +89,8 @@ async def _group_page(
 @signed_in
 async def show_group(ctx: Context) -> Response:
     raw_days = ctx.request.query_params.get("days", str(SERIES_DAYS[0]))
-    days = int(raw_days) if raw_days.isdigit() else 0
+    # ASCII only: str.isdigit() also accepts digits that int() refuses, such as "²".
+    days = int(raw_days) if raw_days.isascii() and raw_days.isdigit() and len(raw_days) < 4 else 0
     if days not in SERIES_DAYS:
         raise HTTPException(400, f"days is one of {', '.join(map(str, SERIES_DAYS))}")
     return await _group_page(ctx, days=days)

@@ -24,6 +24,7 @@ NEW_SECRET_COOKIE: Final = "subgroups_new_webhook_secret"  # noqa: S105 (a cooki
 DELIVERIES_SHOWN: Final = 50
 # Characters of a receiver's answer (or of an error) shown in the table; the CLI shows all of it.
 DETAIL_SHOWN: Final = 120
+MAX_ID: Final = 2**63 - 1
 
 
 def _deliveries(count: int) -> str:
@@ -31,9 +32,12 @@ def _deliveries(count: int) -> str:
 
 
 def _whole_number(value: str, message: str) -> int:
-    if not value.isdigit():
+    """`value` as a whole number that the database can hold (a change id is a 64-bit integer)."""
+    # ASCII only: str.isdigit() also accepts digits that int() refuses, such as "²".
+    digits = value.lstrip("0") or "0"
+    if not (value.isascii() and value.isdigit()) or len(digits) > 19 or int(digits) > MAX_ID:
         raise InvalidRequest(message)
-    return int(value)
+    return int(digits)
 
 
 def _failed_only(ctx: Context) -> bool:
@@ -51,7 +55,8 @@ async def _list_page(ctx: Context, *, error: SubgroupsError | None = None) -> Re
         error=error,
         workspace=workspace,
         workspaces=workspaces,
-        endpoints=sorted(endpoints, key=lambda e: (not e.enabled, e.created_at), reverse=True),
+        # Enabled ones first, newest first.
+        endpoints=sorted(endpoints, key=lambda e: (e.enabled, e.created_at), reverse=True),
         event_types=EVENT_TYPES,
         section="webhooks",
     )
@@ -207,6 +212,8 @@ async def replay_delivery(ctx: Context) -> Response:
     workspace, _ = await ctx.workspace()
     endpoint_id = ctx.request.path_params["endpoint_id"]
     change_id = ctx.request.path_params["change_id"]
+    if change_id > MAX_ID:  # no change has such an id, and the database cannot be asked for it
+        raise HTTPException(404, f"No delivery of change {change_id} to endpoint {endpoint_id}")
     await ctx.services.webhooks.replay_delivery(
         endpoint_id, workspace_id=workspace.id, change_id=change_id
     )
