@@ -12,7 +12,9 @@ from playwright.sync_api import Page, expect
 
 from subgroups.container import Services
 from subgroups.domain.models import Group
+from subgroups.domain.webhooks import Endpoint
 from tests.dashboard.conftest import LiveServer
+from tests.dashboard.helpers import record_deliveries
 
 PASSWORD = "a long enough password"
 _serial = itertools.count(1)
@@ -52,6 +54,26 @@ def make_group(live_server: LiveServer, setup: Setup, name: str, channel: str) -
         )
 
     return live_server.call(action)
+
+
+def make_endpoint(live_server: LiveServer, setup: Setup, url: str) -> Endpoint:
+    async def action(services: Services) -> Endpoint:
+        made = await services.webhooks.create(workspace_id=setup.workspace_id, url=url)
+        return made.endpoint
+
+    return live_server.call(action)
+
+
+def record_changes(live_server: LiveServer, setup: Setup, group: Group, endpoint: Endpoint) -> None:
+    """The group's changes, queued for the endpoint and attempted (see record_deliveries)."""
+
+    async def action(services: Services) -> None:
+        report = await services.reports.group_report(
+            workspace_id=setup.workspace_id, group_id=group.id, days=30
+        )
+        await record_deliveries(services, endpoint, sorted(c.id for c in report.recent))
+
+    live_server.call(action)
 
 
 def sign_in(page: Page, setup: Setup, *, go_to: str = "/dashboard/") -> None:

@@ -9,6 +9,7 @@ CI=true, where that is a failure.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -37,6 +38,9 @@ from tests.dashboard.helpers import PASSWORD, client_for, sign_in
 from tests.factories import make_workspace
 from tests.servers import ServerProcess, running, subgroups
 
+# Seals webhook signing secrets: the server and the tests' own services share it (PostgreSQL needs
+# one; on SQLite it replaces the key file the server would make).
+LIVE_SECRET_KEY = bytes(range(32, 64))
 CHROMIUM = Path(os.environ.get("SUBGROUPS_TEST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 T = TypeVar("T")
@@ -52,7 +56,10 @@ class LiveServer:
         """Runs `action` against services on the server's database, from this (sync) test."""
 
         async def go() -> T:
-            services = build_services(Settings(database_url=self.database_url, db_pool_size=2))
+            settings = Settings(
+                database_url=self.database_url, db_pool_size=2, secret_key=LIVE_SECRET_KEY
+            )
+            services = build_services(settings)
             try:
                 return await action(services)
             finally:
@@ -78,7 +85,13 @@ def live_server(
     server = ServerProcess(
         subgroups("serve", database_url),
         log=folder / "server.log",
-        env={"SUBGROUPS_KEY_CACHE_SECONDS": "0"},
+        env={
+            "SUBGROUPS_KEY_CACHE_SECONDS": "0",
+            "SUBGROUPS_SECRET_KEY": base64.b64encode(LIVE_SECRET_KEY).decode(),
+            # The tests record webhook deliveries themselves (helpers.record_deliveries): a
+            # dispatcher of the server's own would race them for the endpoints.
+            "SUBGROUPS_DELIVER_WEBHOOKS": "false",
+        },
         inherit_settings=True,
     )
     with running(server):

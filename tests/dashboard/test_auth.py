@@ -159,14 +159,22 @@ async def test_every_form_is_refused_without_the_session_csrf_token(
     workspace = await make_workspace(timed_services)
     group = await make_group(timed_services, workspace.id)
     await sign_in(web)
-    params = {"workspace_id": workspace.id, "group_id": group.id, "profile_id": 1, "key_id": 1}
+    params = {
+        "workspace_id": workspace.id,
+        "group_id": group.id,
+        "profile_id": 1,
+        "key_id": 1,
+        "endpoint_id": "any",
+        "change_id": 1,
+    }
     posts = [
         re.sub(r"\{(\w+)(:\w+)?\}", lambda m: str(params[m.group(1)]), route.path)
         for route in dashboard_routes()
         if isinstance(route, Route) and "POST" in (route.methods or ()) and route.path != "/sign-in"
     ]
-    # sign out; create, edit, archive a group; set a profile's state; create, revoke a key
-    assert len(posts) == 7
+    # sign out; create, edit, archive a group; set a profile's state; create, revoke a key;
+    # create, disable, enable a webhook endpoint, rotate its secret, replay after, replay one
+    assert len(posts) == 13
 
     for path in posts:
         for data in ({}, {"csrf": "wrong", "name": "x", "channel": "email"}):

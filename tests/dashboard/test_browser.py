@@ -440,3 +440,53 @@ def test_the_root_and_the_dashboard_without_its_slash_lead_a_browser_on(
 
     assert opened(page, "/no/such/page") == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+
+
+def test_a_webhook_endpoint_is_created_its_secret_shown_once_and_disabled(
+    page: Page, live_server: LiveServer
+) -> None:
+    setup = make_setup(live_server)
+    sign_in(page, setup, go_to=f"/dashboard/w/{setup.workspace_id}/groups")
+    page.get_by_role("link", name="Webhooks").click()
+    expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
+
+    # A private address is refused with the reason, and what was typed stays in the form.
+    page.locator("summary", has_text="New endpoint").click()
+    page.get_by_label("URL").fill("https://10.0.0.8/hooks")
+    page.get_by_role("button", name="Create endpoint").click()
+    expect(page.get_by_role("alert")).to_contain_text("a loopback, private or link-local address")
+    expect(page.get_by_label("URL")).to_have_value("https://10.0.0.8/hooks")
+    expect(page.get_by_label("URL")).to_have_attribute("aria-invalid", "true")
+
+    receiver = "https://hooks.example.com/subgroups"
+    page.get_by_label("URL").fill(receiver)
+    expect(page.get_by_label("subscription.state_changed")).to_be_checked()
+    page.get_by_role("button", name="Create endpoint").click()
+
+    secret_box = page.get_by_role("region", name="Signing secret")
+    expect(secret_box.locator("#new-secret")).to_have_text(re.compile("^whsec_"))
+    expect(page.get_by_role("status")).to_contain_text(f"Created the endpoint {receiver}")
+    shown = secret_box.locator("#new-secret").inner_text()
+    assert shown not in page.url
+    secret_box.get_by_role("button", name="Copy the endpoint's signing secret").click()
+    copied: str = page.evaluate("navigator.clipboard.readText()")
+    assert copied == shown
+    expect(page.get_by_text("No deliveries yet")).to_be_visible()
+    screenshot(page, live_server, "webhook")
+
+    page.reload()
+    expect(page.get_by_role("heading", name=receiver)).to_be_visible()
+    expect(page.locator("#new-secret")).to_have_count(0)
+
+    page.get_by_role("link", name="Webhooks", exact=True).first.click()
+    row = page.locator("tr", has=page.get_by_role("rowheader", name=receiver))
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Enabled")
+    row.get_by_role("button", name=f"Disable {receiver}").click()
+    page.get_by_role("dialog", name="Disable this endpoint?").get_by_role(
+        "button", name="Disable endpoint"
+    ).click()
+    expect(page.get_by_role("status")).to_contain_text(f"Disabled {receiver}")
+    expect(row.locator(".endpoint-status")).to_contain_text("disabled by an operator")
+    expect(page.locator("#new-secret")).to_have_count(0)
+    screenshot(page, live_server, "webhooks")

@@ -10,7 +10,14 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
 from subgroups.container import Services
-from tests.dashboard.browsing import api_set, make_group, make_setup, sign_in
+from tests.dashboard.browsing import (
+    api_set,
+    make_endpoint,
+    make_group,
+    make_setup,
+    record_changes,
+    sign_in,
+)
 from tests.dashboard.conftest import LiveServer, screenshot
 
 pytestmark = pytest.mark.e2e
@@ -68,7 +75,17 @@ def test_every_page_fits_a_phone_and_its_controls_can_be_reached(
     )
     group = make_group(live_server, setup, "Weekly product newsletter", "email")
     make_group(live_server, setup, "Delivery alerts", "sms")
-    for external_id, state in (("user-42", "subscribed"), ("user-43", "unsubscribed")):
+    # A long URL, as real ones can be: it must wrap, not widen the page.
+    endpoint = make_endpoint(
+        live_server,
+        setup,
+        "https://hooks.northwind-traders-marketing.example.com/subgroups/consent-changes/v1",
+    )
+    for external_id, state in (
+        ("user-42", "subscribed"),
+        ("user-43", "unsubscribed"),
+        ("user-44", "subscribed"),
+    ):
         sent = api_set(
             live_server,
             setup.key,
@@ -86,6 +103,7 @@ def test_every_page_fits_a_phone_and_its_controls_can_be_reached(
         await services.groups.archive(workspace_id=setup.workspace_id, group_id=old.id)
 
     live_server.call(archive_one)
+    record_changes(live_server, setup, group, endpoint)
     page.set_viewport_size(PHONE)
     problems: dict[str, list[str]] = {}
 
@@ -130,6 +148,22 @@ def test_every_page_fits_a_phone_and_its_controls_can_be_reached(
     page.get_by_role("button", name="Create key").click()
     expect(page.locator("#new-secret")).to_be_visible()
     check("keys")
+
+    page.goto(f"{base}/webhooks")
+    page.locator("summary", has_text="New endpoint").click()
+    check("webhooks-new-endpoint")
+    page.goto(f"{base}/webhooks/{endpoint.id}")
+    expect(page.locator("tr[data-change-id]")).to_have_count(3)
+    # The last section's tab, beyond the strip's width, is brought into it.
+    tabs = page.get_by_role("navigation", name="Sections")
+    expect(tabs.get_by_role("link", name="Webhooks")).to_be_in_viewport(ratio=1)
+    check("webhook")
+    page.locator("summary", has_text="Rotate secret").click()
+    page.locator("summary", has_text="Replay").click()
+    check("webhook-open")
+    page.get_by_role("button", name="Rotate secret").click()
+    expect(page.locator("#new-secret")).to_be_visible()
+    check("webhook-secret")
 
     page.goto(f"{base}/groups/no-such-group")
     check("dashboard-error")

@@ -7,20 +7,13 @@ was typed in it comes back with the typed values and that status.
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from subgroups.container import Services
 from subgroups.domain.models import Workspace
 from subgroups.errors import PermissionDenied
-from tests.dashboard.helpers import csrf_of, dashboard_raising
+from tests.dashboard.helpers import dashboard_raising, post_form
 from tests.factories import make_group, make_workspace
-
-
-async def post_form(
-    web: httpx.AsyncClient, page: str, action: str, data: dict[str, str]
-) -> httpx.Response:
-    """Posts `data` with the CSRF token of the form on `page`, as a browser would."""
-    token = csrf_of((await web.get(page)).text)
-    return await web.post(action, data={"csrf": token, **data})
 
 
 async def test_a_group_with_a_taken_name_is_a_409_and_the_form_keeps_what_was_typed(
@@ -141,3 +134,15 @@ async def test_a_key_of_another_workspace_cannot_be_revoked_from_this_one(
     assert f"No API key {theirs.key.id} in this workspace" in response.text
     assert await services.keys.authenticate(theirs.secret) == theirs.key
     await services.keys.flush()
+
+
+@pytest.mark.parametrize("days", ["7", "²", "9" * 5000, "-30", "thirty"])
+async def test_a_group_page_for_other_days_is_a_400(
+    web: httpx.AsyncClient, services: Services, workspace: Workspace, days: str
+) -> None:
+    group = await make_group(services, workspace.id)
+
+    page = await web.get(f"/dashboard/w/{workspace.id}/groups/{group.id}", params={"days": days})
+
+    assert page.status_code == 400
+    assert "days is one of 30, 90" in page.text

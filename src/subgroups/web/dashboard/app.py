@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from subgroups.container import Services
-from subgroups.web.dashboard import auth, groups, keys, profiles
+from subgroups.web.dashboard import auth, groups, keys, profiles, webhooks
 from subgroups.web.dashboard.render import STATIC, render
 from subgroups.web.errors import Problem, exception_handlers
 from subgroups.web.state import keep_services
@@ -129,6 +129,41 @@ def dashboard_routes() -> list[BaseRoute]:
             keys.revoke_key,
             methods=["POST"],
             name="revoke_key",
+        ),
+        Route("/w/{workspace_id:int}/webhooks", webhooks.list_webhooks, name="webhooks"),
+        Route("/w/{workspace_id:int}/webhooks", webhooks.create_webhook, methods=["POST"]),
+        Route(
+            "/w/{workspace_id:int}/webhooks/{endpoint_id}", webhooks.show_webhook, name="webhook"
+        ),
+        Route(
+            "/w/{workspace_id:int}/webhooks/{endpoint_id}/disable",
+            webhooks.disable_webhook,
+            methods=["POST"],
+            name="disable_webhook",
+        ),
+        Route(
+            "/w/{workspace_id:int}/webhooks/{endpoint_id}/enable",
+            webhooks.enable_webhook,
+            methods=["POST"],
+            name="enable_webhook",
+        ),
+        Route(
+            "/w/{workspace_id:int}/webhooks/{endpoint_id}/rotate-secret",
+            webhooks.rotate_webhook_secret,
+            methods=["POST"],
+            name="rotate_webhook_secret",
+        ),
+        Route(
+            "/w/{workspace_id:int}/webhooks/{endpoint_id}/replay",
+            webhooks.replay_webhook,
+            methods=["POST"],
+            name="replay_webhook",
+        ),
+        Route(
+            "/w/{workspace_id:int}/webhooks/{endpoint_id}/deliveries/{change_id:int}/replay",
+            webhooks.replay_delivery,
+            methods=["POST"],
+            name="replay_delivery",
         ),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]

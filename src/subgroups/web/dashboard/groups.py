@@ -14,7 +14,6 @@ from subgroups.domain.models import ApiKey
 from subgroups.errors import Conflict, InvalidRequest, NotFound, SubgroupsError
 from subgroups.services.reports import SERIES_DAYS
 from subgroups.web.dashboard.web import Context, redirect, signed_in, url, with_notice
-from subgroups.web.errors import status_of
 
 
 def key_labels(keys: list[ApiKey]) -> dict[int, str]:
@@ -25,14 +24,12 @@ def key_labels(keys: list[ApiKey]) -> dict[int, str]:
 async def _groups_page(ctx: Context, *, error: SubgroupsError | None = None) -> Response:
     workspace, workspaces = await ctx.workspace()
     summaries = await ctx.services.reports.summaries(workspace_id=workspace.id)
-    return ctx.page(
+    return ctx.form_page(
         "groups.html",
-        status=status_of(error) if error else 200,
+        error=error,
         workspace=workspace,
         workspaces=workspaces,
         summaries=summaries,
-        error=error.message if error else None,
-        form=ctx.form,
         section="groups",
     )
 
@@ -74,9 +71,9 @@ async def _group_page(
         "subscribed": [point.sizes.subscribed for point in report.series],
         "unsubscribed": [point.sizes.unsubscribed for point in report.series],
     }
-    return ctx.page(
+    return ctx.form_page(
         "group.html",
-        status=status_of(error) if error else 200,
+        error=error,
         workspace=workspace,
         workspaces=workspaces,
         report=report,
@@ -85,8 +82,6 @@ async def _group_page(
         day_choices=SERIES_DAYS,
         # JSON inside <script type="application/json">: escape "<" so no "</script>" can close it.
         chart_json=orjson.dumps(chart).decode().replace("<", "\\u003c"),
-        error=error.message if error else None,
-        form=ctx.form,
         section="groups",
     )
 
@@ -94,7 +89,8 @@ async def _group_page(
 @signed_in
 async def show_group(ctx: Context) -> Response:
     raw_days = ctx.request.query_params.get("days", str(SERIES_DAYS[0]))
-    days = int(raw_days) if raw_days.isdigit() else 0
+    # ASCII only: str.isdigit() also accepts digits that int() refuses, such as "²".
+    days = int(raw_days) if raw_days.isascii() and raw_days.isdigit() and len(raw_days) < 4 else 0
     if days not in SERIES_DAYS:
         raise HTTPException(400, f"days is one of {', '.join(map(str, SERIES_DAYS))}")
     return await _group_page(ctx, days=days)

@@ -23,8 +23,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from subgroups.container import Services
 from subgroups.domain.models import Workspace
 from subgroups.domain.operators import OperatorSession
+from subgroups.errors import SubgroupsError
 from subgroups.web.body import read_body
 from subgroups.web.dashboard.render import render
+from subgroups.web.errors import status_of
 from subgroups.web.state import services_of
 
 SESSION_COOKIE: Final = "subgroups_session"
@@ -95,23 +97,33 @@ def same_token(sent: str | None, expected: str) -> bool:
 # Notices: one line shown on the next page after a form did something ("Group created").
 
 
+def json_cookie_value(value: Mapping[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(value)).decode()
+
+
+def json_cookie(request: Request, name: str) -> dict[str, Any] | None:
+    """The JSON object a cookie made by `json_cookie_value` holds; None if it holds none."""
+    raw = request.cookies.get(name)
+    if not raw:
+        return None
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(raw.encode()))
+    except (binascii.Error, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def with_notice(
     response: Response, request: Request, text: str, *, error: bool = False
 ) -> Response:
-    value = base64.urlsafe_b64encode(orjson.dumps({"text": text, "error": error})).decode()
+    value = json_cookie_value({"text": text, "error": error})
     set_cookie(response, request, NOTICE_COOKIE, value, max_age=60)
     return response
 
 
 def take_notice(request: Request) -> dict[str, Any] | None:
-    raw = request.cookies.get(NOTICE_COOKIE)
-    if not raw:
-        return None
-    try:
-        notice = orjson.loads(base64.urlsafe_b64decode(raw.encode()))
-    except (binascii.Error, ValueError):
-        return None
-    if not isinstance(notice, dict) or not isinstance(notice.get("text"), str):
+    notice = json_cookie(request, NOTICE_COOKIE)
+    if notice is None or not isinstance(notice.get("text"), str):
         return None
     return {"text": notice["text"], "error": bool(notice.get("error"))}
 
@@ -151,6 +163,19 @@ class Context:
         if notice is not None:
             response.delete_cookie(NOTICE_COOKIE, path=COOKIE_PATH)
         return response
+
+    def form_page(
+        self, template: str, *, error: SubgroupsError | None, **values: Any
+    ) -> HTMLResponse:
+        """A page with a form: as first shown, or shown again after `error` refused what was
+        typed, with that error's status, its message and the typed values."""
+        return self.page(
+            template,
+            status=status_of(error) if error else 200,
+            error=error.message if error else None,
+            form=self.form,
+            **values,
+        )
 
     def field(self, name: str) -> str:
         return self.form.get(name, "").strip()

@@ -1,5 +1,5 @@
-// The dashboard's few behaviours: copy buttons, confirmation dialogs and the size chart.
-// Pages work without this file except for these three things.
+// The dashboard's few behaviours: copy buttons, confirmation dialogs, the size chart, and the
+// current section's tab kept in sight. Pages work without this file except for these things.
 "use strict";
 
 (function () {
@@ -129,7 +129,18 @@
     });
   }
 
+  // At a phone's width the section tabs scroll sideways: bring the current one into the strip
+  // (the strip alone scrolls, never the page).
+  function showCurrentTab() {
+    const current = document.querySelector(".tabs [aria-current='page']");
+    if (!current) return;
+    const strip = current.parentElement;
+    const beyond = current.getBoundingClientRect().right - strip.getBoundingClientRect().right;
+    if (beyond > 0) strip.scrollLeft += beyond + 16;
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    showCurrentTab();
     setupCopyButtons();
     setupConfirmations();
     setupChart();
