@@ -86,8 +86,8 @@ async def record_deliveries(services: Services, endpoint: Endpoint, ids: Sequenc
     await queue.record(
         held,
         [
-            Result(ids[0], 1, Attempt(200, 42), Outcome(DeliveryStatus.DELIVERED, None)),
-            Result(ids[1], 1, failed, Outcome(DeliveryStatus.FAILED, None)),
+            Result(ids[0], 1, Attempt(200, 42), Outcome(DeliveryStatus.DELIVERED, None), now),
+            Result(ids[1], 1, failed, Outcome(DeliveryStatus.FAILED, None), now),
         ],
         at=now,
     )
