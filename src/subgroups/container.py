@@ -10,8 +10,10 @@ from subgroups.services.feed import FeedService
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
+from subgroups.services.links import LinkService
 from subgroups.services.metrics import Metrics
 from subgroups.services.operators import OperatorService
+from subgroups.services.person import PersonService
 from subgroups.services.ports import ChangeFeed, Clock, StatusReader, SubscriptionStore, SystemClock
 from subgroups.services.ratelimits import Pool, RateLimitService
 from subgroups.services.reports import ReportService
@@ -24,6 +26,8 @@ from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.migrate import is_current
 from subgroups.storage.operators import SqlOperatorStore
+from subgroups.storage.person_data import SqlPersonDataStore
+from subgroups.storage.person_links import SqlLinkStore
 from subgroups.storage.reports import SqlReportStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
 
@@ -40,6 +44,8 @@ class Services:
     feed: FeedService
     operators: OperatorService
     reports: ReportService
+    links: LinkService
+    person: PersonService
     ratelimits: RateLimitService
     metrics: Metrics
     counters: CounterStores
@@ -107,6 +113,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     groups = CachedGroupStore(SqlGroupStore(db), seconds=settings.group_cache_seconds)
     metrics = Metrics()
     counters = CounterStores(settings.redis_url, prefix=settings.redis_prefix)
+    link_store = SqlLinkStore(db)
+    report_store = SqlReportStore(db)
+    links = LinkService(
+        links=link_store, groups=groups, subscriptions=backend.subscriptions, clock=clock
+    )
     return Services(
         settings=settings,
         db=db,
@@ -128,10 +139,25 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             session_lifetime=timedelta(hours=settings.dashboard_session_hours),
         ),
         reports=ReportService(
-            reports=SqlReportStore(db), groups=groups, workspaces=workspaces, clock=clock
+            reports=report_store, groups=groups, workspaces=workspaces, clock=clock
+        ),
+        links=links,
+        person=PersonService(
+            links=links,
+            link_store=link_store,
+            data=SqlPersonDataStore(db),
+            workspaces=workspaces,
+            groups=groups,
+            subscriptions=backend.subscriptions,
+            reports=report_store,
+            clock=clock,
         ),
         ratelimits=RateLimitService(
-            rates={Pool.SET: settings.rate_limit_set, Pool.GET: settings.rate_limit_get},
+            rates={
+                Pool.SET: settings.rate_limit_set,
+                Pool.GET: settings.rate_limit_get,
+                Pool.PUBLIC: settings.rate_limit_public,
+            },
             local=counters.local,
             shared=counters.shared,
             metrics=metrics,
