@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from subgroups.domain.models import ApiKey, Group, ProfileView, StateChange, Workspace
+    from subgroups.domain.person import SuppressionEntry
 
 
 def workspace_doc(w: Workspace) -> dict[str, Any]:
@@ -93,3 +94,13 @@ def utc_day(at: datetime | None) -> str | None:
 
 def utc_time(at: datetime) -> str:
     return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+
+
+def suppression_doc(entry: SuppressionEntry) -> dict[str, Any]:
+    return {
+        "subscription_group_id": entry.subscription_group_id,
+        "channel": entry.channel,
+        "state": entry.state.value,
+        "opted_out_at": entry.opted_out_at,
+        "erased_at": entry.erased_at,
+    }

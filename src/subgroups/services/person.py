@@ -231,7 +231,10 @@ class PersonService:
         if profile is None or _erased(profile):
             raise NotFound("There is no such profile in this workspace.")
         changes = await self._reports.profile_changes(workspace_id, [profile_id])
-        key = await self._suppression_key(workspace_id)
+        key = await self._link_store.suppression_key(
+            workspace_id, new_key=self._random(SECRET_BYTES)
+        )
+        assert key is not None  # made now if there was none
         now = self._clock.now()
         entries = suppression_entries(key, profile, changes, erased_at=now)
         if not await self._data.erase(workspace_id, profile_id, entries=entries, at=now, by=by):
@@ -255,8 +258,11 @@ class PersonService:
     async def contact_hashes(
         self, *, workspace_id: int, email: str | None = None, phone: str | None = None
     ) -> list[str]:
-        """The suppression names of these normalised addresses in the workspace."""
-        key = await self._suppression_key(workspace_id)
+        """The suppression names of these normalised addresses in the workspace; none while the
+        workspace has no suppression key (no one was erased: there is no entry to find)."""
+        key = await self._link_store.suppression_key(workspace_id, new_key=None)
+        if key is None:
+            return []
         return [
             contact_hash(key, kind, value)
             for kind, value in (("email", email), ("phone", phone))
@@ -276,13 +282,8 @@ class PersonService:
         without new consent: an erased person had left it. None when nothing forbids it. A
         `consented_at` (an aware datetime) after the erasure lifts the entry."""
         hashes = await self.contact_hashes(workspace_id=workspace_id, email=email, phone=phone)
-        entries = await self._data.suppressions(workspace_id, hashes)
+        entries = await self._data.suppressions(workspace_id, hashes) if hashes else []
         return refusing_entry(entries, group_id, consented_at)
-
-    async def _suppression_key(self, workspace_id: int) -> bytes:
-        return await self._link_store.suppression_key(
-            workspace_id, new_key=self._random(SECRET_BYTES)
-        )
 
     async def _lookup(
         self, workspace_id: int, kind: IdentifierKind, value: str

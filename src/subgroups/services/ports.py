@@ -265,8 +265,9 @@ class LinkStore(Protocol):
     async def set_branding(self, workspace_id: int, value: Branding, *, new_key: bytes) -> None:
         """Stores the branding (`new_key` is the suppression key if the workspace has none)."""
 
-    async def suppression_key(self, workspace_id: int, *, new_key: bytes) -> bytes:
-        """The workspace's suppression key, which never changes; `new_key` if it had none."""
+    async def suppression_key(self, workspace_id: int, *, new_key: bytes | None) -> bytes | None:
+        """The workspace's suppression key, which never changes. If it has none: `new_key` becomes
+        it, or with None, None (a reader has nothing to find without a key)."""
 
 
 class PersonDataStore(Protocol):

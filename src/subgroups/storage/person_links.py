@@ -107,7 +107,7 @@ class SqlLinkStore:
         upsert = insert.on_conflict_do_update(index_elements=["workspace_id"], set_=values)
         await self._db.write(lambda conn: conn.execute(upsert))
 
-    async def suppression_key(self, workspace_id: int, *, new_key: bytes) -> bytes:
+    async def suppression_key(self, workspace_id: int, *, new_key: bytes | None) -> bytes | None:
         query = select(person_pages.c.suppression_key).where(
             person_pages.c.workspace_id == workspace_id
         )
@@ -115,6 +115,8 @@ class SqlLinkStore:
             found = (await conn.execute(query)).scalar_one_or_none()
         if found is not None:
             return bytes.fromhex(found)
+        if new_key is None:
+            return None
 
         def first(conn: Connection) -> bytes:
             conn.execute(

@@ -257,6 +257,5 @@ class SqlReportStore:
             .group_by(changes.c.reason)
         )
         async with self._db.snapshot() as conn:
-            return {
-                str(reason): int(count) for reason, count in (await conn.execute(query)).tuples()
-            }
+            rows = (await conn.execute(query)).all()
+        return {str(reason): int(count) for reason, count in rows}

@@ -119,7 +119,7 @@ async def home(ctx: Context) -> Response:
     return redirect(url(ctx.request, "groups", workspace_id=workspaces[0].id))
 
 
-SECTIONS = ("groups", "profiles", "keys")
+SECTIONS = ("groups", "profiles", "keys", "person_pages")
 
 
 @signed_in
