@@ -29,7 +29,7 @@ from subgroups.domain.person import (
     suppression_entries,
 )
 from subgroups.domain.reads import IdentifierKind
-from subgroups.domain.subscriptions import Assignment
+from subgroups.domain.subscriptions import Assignment, can_select
 from subgroups.errors import InvalidRequest, NotFound
 from subgroups.services.links import NOT_A_LINK, SECRET_BYTES, LinkService, VerifiedLink
 from subgroups.services.ports import (
@@ -58,6 +58,7 @@ class PersonPage:
     form_token: str
     preferences_token: str
     group: Group | None = None  # the unsubscribe link's group
+    can_leave: bool = False  # whether that group can be left (active, and the person in reach)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,23 +101,20 @@ class PersonService:
         """The one-click link's page; NotFound for a link that is not valid."""
         link = await self._links.verify(token, LinkKind.UNSUBSCRIBE)
         page = await self._page(token, link)
-        group = next((g for g in page.groups if g.pk == link.claim.group_pk), None)
+        all_groups = await self._groups.list(link.claim.workspace_id)
+        group = next((g for g in all_groups if g.pk == link.claim.group_pk), None)
         if group is None:
-            # Archived since, or no longer one the person can be reached through: there is
-            # nothing to leave. The page says so; the person's state stays as it is.
-            all_groups = await self._groups.list(link.claim.workspace_id)
-            group = next((g for g in all_groups if g.pk == link.claim.group_pk), None)
-            if group is None:
-                raise NotFound(NOT_A_LINK)
-        return replace(page, group=group)
+            raise NotFound(NOT_A_LINK)
+        # A group archived since the link was minted keeps its states: there is nothing to leave.
+        can_leave = group.archived_at is None and can_select(group, page.profile)
+        return replace(page, group=group, can_leave=can_leave)
 
     async def one_click(self, token: str, actor: Actor) -> PersonPage:
-        """RFC 8058: leaves the link's group. Repeating it changes nothing more."""
+        """RFC 8058: leaves the link's group (from any state, unknown included). Repeating it
+        changes nothing more."""
         page = await self.unsubscribe_page(token)
-        group = page.group
-        assert group is not None  # unsubscribe_page always names it
-        if group in page.groups:
-            leave = person_assignment(group, State.UNSUBSCRIBED, page.profile)
+        if page.group is not None and page.can_leave:
+            leave = person_assignment(page.group, State.UNSUBSCRIBED, page.profile)
             await self._apply(page, [leave], actor)
             return await self.unsubscribe_page(token)
         return page
