@@ -86,7 +86,7 @@ def test_branding_is_shown_set_and_checked(cli: Cli) -> None:
 
 
 def test_export_prints_everything_as_one_document(cli: Cli) -> None:
-    workspace, group = workspace_with_person(cli)
+    workspace, _ = workspace_with_person(cli)
 
     document = cli.ok("profile", "export", "--workspace", workspace, "--email", "A@example.com")
     text = cli("profile", "export", "--workspace", workspace, "--external-id", "u1", as_json=False)
