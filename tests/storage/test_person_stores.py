@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 
 from subgroups.container import Services
+from subgroups.domain.links import LinkSecret
 from subgroups.domain.models import State
 from subgroups.domain.person import Branding, SuppressionEntry
+from subgroups.errors import Conflict
 from subgroups.storage.person_data import SqlPersonDataStore
 from subgroups.storage.person_links import SqlLinkStore
 from subgroups.storage.tables import profiles
@@ -96,3 +98,25 @@ async def test_a_newer_erasure_of_an_address_replaces_its_entry(services: Servic
 
     assert await data.suppressions(workspace.id, ["h" * 64, "other"]) == [newer]
     assert await data.suppressions(workspace.id + 1, ["h" * 64]) == []
+
+
+async def test_concurrent_rotations_never_share_an_id(services: Services) -> None:
+    workspace = await make_workspace(services)
+    store = SqlLinkStore(services.db)
+    await store.secret(workspace.id, new_secret=b"a" * 32, at=T0)
+
+    results = await asyncio.gather(
+        *(
+            store.rotate(workspace.id, new_secret=bytes([i]) * 32, at=T0, retire_at=T0)
+            for i in range(6)
+        ),
+        return_exceptions=True,
+    )
+
+    made = [r for r in results if isinstance(r, LinkSecret)]
+    # The rest were refused as clashing (PostgreSQL runs them at once; SQLite one after another).
+    assert all(isinstance(r, Conflict) for r in results if not isinstance(r, LinkSecret))
+    assert made
+    assert len({s.id for s in made}) == len(made)
+    newest = await store.secret(workspace.id, new_secret=b"x" * 32, at=T0 + timedelta(seconds=1))
+    assert newest.id == max(s.id for s in made)

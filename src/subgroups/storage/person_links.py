@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from subgroups.domain.links import LinkSecret
 from subgroups.domain.person import Branding
+from subgroups.errors import Conflict
 from subgroups.storage.engine import Database
 from subgroups.storage.tables import link_secrets, person_pages
 
@@ -89,7 +91,13 @@ class SqlLinkStore:
             )
             return LinkSecret(secret_id, new_secret, at, None)
 
-        return await self._db.write(write)
+        try:
+            return await self._db.write(write)
+        except IntegrityError:
+            # Two rotations of one workspace at the same moment both chose the next id.
+            raise Conflict(
+                "Another rotation of this workspace's link secret ran at the same time; run it again"
+            ) from None
 
     async def branding(self, workspace_id: int) -> Branding:
         query = select(person_pages.c.display_name, person_pages.c.accent_color).where(
