@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin
 
 import httpx
 
@@ -69,10 +70,10 @@ async def test_scanners_gets_change_nothing_however_often(
         assert 'name="List-Unsubscribe" value="One-Click"' in page.text
         assert "set-cookie" not in page.headers
         # A scanner that follows the page's one link reaches the preference page: a GET too.
-        for href in (h for h in page.text.split('href="')[1:]):
-            target = href.split('"')[0]
-            if not target.startswith("/dashboard/static/"):
-                assert (await client.get(target)).status_code == 200
+        hrefs = [h.split('"')[0] for h in page.text.split('href="')[1:]]
+        [followed] = [urljoin(links.unsubscribe, h) for h in hrefs if "/static/" not in h]
+        assert followed == links.preferences
+        assert (await client.get(followed)).status_code == 200
     head = await client.head(links.unsubscribe)
 
     assert head.status_code == 200
