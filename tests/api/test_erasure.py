@@ -48,6 +48,11 @@ async def test_erasure_removes_every_identifier_and_keeps_only_a_hashed_entry(
         (profile_id, None, None, None),
     ]
     assert [r["source"] for r in history] == ["REST API", "One-Click Unsubscribe"]
+    # What the person's own mail client sent goes too; what the business's API call recorded stays.
+    assert [(r["client_ip"], r["user_agent"]) for r in history] == [
+        ("203.0.113.7", None),
+        (None, None),
+    ]
     async with services.db.snapshot() as conn:
         profile = (await conn.execute(select(profiles).where(profiles.c.id == profile_id))).one()
         entries = (await conn.execute(select(suppressions))).mappings().all()

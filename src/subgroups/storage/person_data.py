@@ -7,12 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from subgroups.domain.models import State
+from subgroups.domain.models import Source, State
 from subgroups.domain.person import SuppressionEntry
 from subgroups.storage.engine import Database
 from subgroups.storage.tables import erasures, profiles, state_changes, suppressions
 
 _IDENTIFIERS = {"external_id": None, "email": None, "phone": None}
+_PERSONS_OWN = (Source.ONE_CLICK.value, Source.PREFERENCE_PAGE.value)
 
 
 class SqlPersonDataStore:
@@ -49,13 +50,16 @@ class SqlPersonDataStore:
             )
             if erased.rowcount != 1:
                 raise _NoSuchProfile
+            of_profile = (state_changes.c.workspace_id == workspace_id) & (
+                state_changes.c.profile_id == profile_id
+            )
+            conn.execute(update(state_changes).where(of_profile).values(**_IDENTIFIERS))
+            # What the person's own browser or mail client sent is theirs too: their address,
+            # their user agent, their own words. The reason's category stays, counted.
             conn.execute(
                 update(state_changes)
-                .where(
-                    state_changes.c.workspace_id == workspace_id,
-                    state_changes.c.profile_id == profile_id,
-                )
-                .values(**_IDENTIFIERS)
+                .where(of_profile, state_changes.c.source.in_(_PERSONS_OWN))
+                .values(client_ip=None, user_agent=None, reason_detail=None)
             )
             for entry in entries:
                 self._keep(conn, workspace_id, entry)
