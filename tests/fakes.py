@@ -337,6 +337,9 @@ class FakeSubscriptionStore:
                     request_id=actor.request_id,
                     client_ip=actor.client_ip,
                     operator=actor.operator,
+                    user_agent=actor.user_agent,
+                    reason=actor.reason if a.state is State.UNSUBSCRIBED else None,
+                    reason_detail=actor.reason_detail if a.state is State.UNSUBSCRIBED else None,
                 )
             )
 

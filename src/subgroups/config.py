@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from limits import parse
 from sqlalchemy.engine import URL, make_url
@@ -23,6 +24,7 @@ DATABASE_URL_FORMS = (
 )
 DEFAULT_RATE_LIMIT_SET = "5000/minute"
 DEFAULT_RATE_LIMIT_GET = "250000/hour"
+DEFAULT_RATE_LIMIT_PUBLIC = "60/minute"
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
@@ -56,6 +58,11 @@ class Settings:
     # Shared counters for several processes; None counts in this process only.
     redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "subgroups"
+    # The person's pages (§11: unsubscribe, preferences), which need no key, per client address.
+    rate_limit_public: str = DEFAULT_RATE_LIMIT_PUBLIC
+    # The base URL people reach the person's pages at, which links are built on (no trailing
+    # slash); None: the address the minting request reached this server at.
+    public_url: str | None = None
     # A request body must arrive in full within this many seconds (slow senders get a 408).
     body_timeout_seconds: float = 15.0
     # Who may read GET /metrics; everyone else gets a 404.
@@ -98,6 +105,8 @@ class Settings:
             rate_limit_get=env.get("SUBGROUPS_RATE_LIMIT_GET", DEFAULT_RATE_LIMIT_GET),
             redis_url=env.get("SUBGROUPS_REDIS_URL") or None,
             redis_prefix=env.get("SUBGROUPS_REDIS_PREFIX", "subgroups"),
+            rate_limit_public=env.get("SUBGROUPS_RATE_LIMIT_PUBLIC", DEFAULT_RATE_LIMIT_PUBLIC),
+            public_url=(env.get("SUBGROUPS_PUBLIC_URL") or "").rstrip("/") or None,
             body_timeout_seconds=_float(env, "SUBGROUPS_BODY_TIMEOUT_SECONDS", 15.0),
             metrics_allowed=_networks(env, "SUBGROUPS_METRICS_ALLOWED_IPS", LOOPBACK),
             secret_key=_secret_key(env, "SUBGROUPS_SECRET_KEY"),
@@ -136,6 +145,7 @@ class Settings:
         for name, value in (
             ("SUBGROUPS_RATE_LIMIT_SET", self.rate_limit_set),
             ("SUBGROUPS_RATE_LIMIT_GET", self.rate_limit_get),
+            ("SUBGROUPS_RATE_LIMIT_PUBLIC", self.rate_limit_public),
         ):
             try:
                 valid = parse(value).amount >= 1
@@ -145,6 +155,11 @@ class Settings:
                 raise SettingsError(f"{name} must be a rate such as 5000/minute, not {value!r}")
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://")):
             raise SettingsError("SUBGROUPS_REDIS_URL must be a redis:// or rediss:// URL")
+        if self.public_url is not None and not _is_base_url(self.public_url):
+            raise SettingsError(
+                "SUBGROUPS_PUBLIC_URL must be an http:// or https:// URL such as"
+                " https://consent.example.com (no query or fragment)"
+            )
         if self.body_timeout_seconds <= 0:
             raise SettingsError("SUBGROUPS_BODY_TIMEOUT_SECONDS must be positive")
         if self.webhook_lease_seconds < 1:
@@ -187,6 +202,15 @@ def _parse_database_url(url: str) -> URL | None:
     if backend == "sqlite" and no_server and parsed.database not in (None, "", ":memory:"):
         return parsed
     return None
+
+
+def _is_base_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.netloc)
+        and not (parts.query or parts.fragment)
+    )
 
 
 def _hide_password(url: str) -> str:

@@ -10,8 +10,10 @@ from subgroups.services.feed import FeedService
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
+from subgroups.services.links import LinkService
 from subgroups.services.metrics import Metrics
 from subgroups.services.operators import OperatorService
+from subgroups.services.person import PersonService
 from subgroups.services.ports import (
     ChangeFeed,
     Clock,
@@ -33,6 +35,8 @@ from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.migrate import is_current
 from subgroups.storage.operators import SqlOperatorStore
+from subgroups.storage.person_data import SqlPersonDataStore
+from subgroups.storage.person_links import SqlLinkStore
 from subgroups.storage.reports import SqlReportStore
 from subgroups.storage.sealed_secrets import LazySecretBox
 from subgroups.storage.webhooks import SqlWebhookStore
@@ -52,6 +56,8 @@ class Services:
     webhooks: WebhookService
     operators: OperatorService
     reports: ReportService
+    links: LinkService
+    person: PersonService
     ratelimits: RateLimitService
     metrics: Metrics
     counters: CounterStores
@@ -143,6 +149,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     metrics = Metrics()
     counters = CounterStores(settings.redis_url, prefix=settings.redis_prefix)
     webhooks = SqlWebhookStore(db, LazySecretBox(settings))
+    link_store = SqlLinkStore(db)
+    report_store = SqlReportStore(db)
+    links = LinkService(
+        links=link_store, groups=groups, subscriptions=backend.subscriptions, clock=clock
+    )
     return Services(
         settings=settings,
         db=db,
@@ -170,10 +181,25 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             session_lifetime=timedelta(hours=settings.dashboard_session_hours),
         ),
         reports=ReportService(
-            reports=SqlReportStore(db), groups=groups, workspaces=workspaces, clock=clock
+            reports=report_store, groups=groups, workspaces=workspaces, clock=clock
+        ),
+        links=links,
+        person=PersonService(
+            links=links,
+            link_store=link_store,
+            data=SqlPersonDataStore(db),
+            workspaces=workspaces,
+            groups=groups,
+            subscriptions=backend.subscriptions,
+            reports=report_store,
+            clock=clock,
         ),
         ratelimits=RateLimitService(
-            rates={Pool.SET: settings.rate_limit_set, Pool.GET: settings.rate_limit_get},
+            rates={
+                Pool.SET: settings.rate_limit_set,
+                Pool.GET: settings.rate_limit_get,
+                Pool.PUBLIC: settings.rate_limit_public,
+            },
             local=counters.local,
             shared=counters.shared,
             metrics=metrics,

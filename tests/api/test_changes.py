@@ -75,7 +75,12 @@ async def test_a_record_carries_the_fields_of_the_audit_trail(
         "api_key_id",
         "request_id",
         "client_ip",
+        "user_agent",
+        "reason",
+        "reason_detail",
     }
+    # The person's own fields (§11) are null on a change the business made.
+    assert (record["user_agent"], record["reason"], record["reason_detail"]) == (None, None, None)
     assert record["workspace_id"] == tenant.workspace.id
     assert (record["email"], record["phone"], record["channel"]) == ("a@example.com", None, "email")
     assert record["subscription_group_id"] == tenant.email_group.id

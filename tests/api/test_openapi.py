@@ -125,6 +125,8 @@ V2 = "/v2/subscription/status/set"
 GET = "/subscription/status/get"
 USERS = "/subscription/user/status"
 CHANGES = "/changes"
+LINKS = "/links/unsubscribe"
+PREFERENCE_CENTER = "/preference_center/v1/{preference_center_id}/url/{user_id}"
 # Documented but not provoked here: 429 belongs to the rate limiter and is tested with it, 503
 # needs a database that cannot be reached (tests/api/test_request_body.py), and no well-formed
 # request should ever produce a 500.
@@ -175,6 +177,8 @@ class Provoke:
                     )
                 ],
             }
+        if path in (LINKS, PREFERENCE_CENTER):
+            return self._link_calls(path)
         if path == CHANGES:
             return {
                 200: [lambda c: c.get(path, params={"after": "0"}, headers=auth)],
@@ -200,6 +204,34 @@ class Provoke:
             403: [lambda c: c.get(path, params=query, headers=permission_denied)],
         }
 
+    def _link_calls(self, path: str) -> dict[int, list[Call]]:
+        auth = self.tenant.auth
+        group = self.tenant.email_group.id
+
+        async def with_person(c: httpx.AsyncClient, url: str, **params: str) -> httpx.Response:
+            person = {"subscription_group_id": group, "subscription_state": "subscribed"}
+            await c.post(V1, json={**person, "external_id": "u"}, headers=auth)
+            return await c.get(url, params=params, headers=auth)
+
+        if path == PREFERENCE_CENTER:
+            url = "/preference_center/v1/any/url/u"
+            return {
+                200: [lambda c: with_person(c, url)],
+                400: [lambda c: c.get("/preference_center/v1/any/url/user-1", headers=auth)],
+                401: [lambda c: c.get(url)],
+                403: [lambda c: c.get(url, headers=self.get_only)],
+            }
+        query = {"subscription_group_id": group, "external_id": "u"}
+        return {
+            200: [lambda c: with_person(c, path, **query)],
+            400: [
+                lambda c: c.get(path, headers=auth),
+                lambda c: c.get(path, params={**query, "external_id": "user-1"}, headers=auth),
+            ],
+            401: [lambda c: c.get(path, params=query)],
+            403: [lambda c: c.get(path, params=query, headers=self.get_only)],
+        }
+
 
 @pytest.fixture
 async def provoke(services: Services, tenant: Tenant) -> Provoke:
@@ -216,7 +248,15 @@ async def provoke(services: Services, tenant: Tenant) -> Provoke:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", V1), ("POST", V2), ("GET", GET), ("GET", USERS), ("GET", CHANGES)],
+    [
+        ("POST", V1),
+        ("POST", V2),
+        ("GET", GET),
+        ("GET", USERS),
+        ("GET", CHANGES),
+        ("GET", LINKS),
+        ("GET", PREFERENCE_CENTER),
+    ],
 )
 async def test_documented_statuses_are_the_ones_sent_and_their_messages_are_documented(
     client: httpx.AsyncClient, provoke: Provoke, method: str, path: str

@@ -13,6 +13,7 @@ from tests.cli.conftest import Cli, one_document
 
 ALL = [
     "changes.get",
+    "links.create",
     "subscription.groups.get",
     "subscription.status.get",
     "subscription.status.set",

@@ -38,7 +38,34 @@ def test_the_request_fills_every_shared_column_in_order() -> None:
         "request_id": "rid",
         "client_ip": "203.0.113.7",
         "operator": None,
+        "user_agent": None,
+        "reason": None,
+        "reason_detail": None,
     }
+
+
+def test_a_reason_is_recorded_on_the_groups_a_person_leaves_only() -> None:
+    actor = Actor(Source.PREFERENCE_PAGE, user_agent="UA", reason="Other", reason_detail="words")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    group = GROUPS["email-g"]
+
+    left = dict(
+        zip(
+            PER_REQUEST,
+            request_values(1, assignment(group, State.UNSUBSCRIBED, profile_ids=[1]), actor, at),
+            strict=True,
+        )
+    )
+    joined = dict(
+        zip(
+            PER_REQUEST,
+            request_values(1, assignment(group, State.SUBSCRIBED, profile_ids=[1]), actor, at),
+            strict=True,
+        )
+    )
+
+    assert (left["user_agent"], left["reason"], left["reason_detail"]) == ("UA", "Other", "words")
+    assert (joined["user_agent"], joined["reason"], joined["reason_detail"]) == ("UA", None, None)
 
 
 def named_columns(sql: str) -> list[str]:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+import orjson
 
-from subgroups.cli.render import profile_doc, table, utc_time
-from subgroups.cli.runner import common, emit, fail, run
+from subgroups.cli.render import profile_doc, suppression_doc, table, utc_time
+from subgroups.cli.runner import common, emit, fail, json_default, run
+from subgroups.domain.feed import record_document
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from subgroups.container import Services
     from subgroups.domain.models import Group, ProfileView
     from subgroups.domain.reads import IdentifierKind
+    from subgroups.services.person import PersonExport
+
+F = TypeVar("F", bound="Callable[..., Any]")
 
 
 @click.group()
@@ -20,11 +28,33 @@ def profile() -> None:
     """Profiles and their subscription states."""
 
 
+def _one_identifier(
+    external_id: str | None, email: str | None, phone: str | None, *, as_json: bool
+) -> tuple[IdentifierKind, str]:
+    options: tuple[tuple[IdentifierKind, str | None], ...] = (
+        ("external_id", external_id),
+        ("email", email),
+        ("phone", phone),
+    )
+    given = [(kind, value) for kind, value in options if value is not None]
+    if len(given) != 1:
+        fail("give exactly one of --external-id, --email, --phone", as_json=as_json)
+    return given[0]
+
+
+def _identifier_options(command: F) -> F:
+    for option in (
+        click.option("--phone", default=None),
+        click.option("--email", default=None),
+        click.option("--external-id", default=None),
+        click.option("--workspace", "workspace_id", type=int, required=True, help="Workspace id."),
+    ):
+        command = option(command)
+    return command
+
+
 @profile.command("show")
-@click.option("--workspace", "workspace_id", type=int, required=True, help="Workspace id.")
-@click.option("--external-id", default=None)
-@click.option("--email", default=None)
-@click.option("--phone", default=None)
+@_identifier_options
 @common
 def profile_show(
     workspace_id: int,
@@ -35,15 +65,7 @@ def profile_show(
     as_json: bool,
 ) -> None:
     """Show the profiles with this external id, email or phone."""
-    options: tuple[tuple[IdentifierKind, str | None], ...] = (
-        ("external_id", external_id),
-        ("email", email),
-        ("phone", phone),
-    )
-    given = [(kind, value) for kind, value in options if value is not None]
-    if len(given) != 1:
-        fail("give exactly one of --external-id, --email, --phone", as_json=as_json)
-    kind, value = given[0]
+    kind, value = _one_identifier(external_id, email, phone, as_json=as_json)
 
     async def action(services: Services) -> tuple[list[ProfileView], dict[str, Group]]:
         found = await services.subscriptions.profiles(
@@ -119,3 +141,81 @@ def _profile_text(p: ProfileView, groups: dict[str, Group]) -> str:
         ],
     )
     return f"profile {identity}\n{states or 'in no group'}"
+
+
+@profile.command("export")
+@_identifier_options
+@common
+def profile_export(
+    workspace_id: int,
+    external_id: str | None,
+    email: str | None,
+    phone: str | None,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Print everything held about the person (profile, states, every record, earlier opt-outs
+    of erased profiles with their addresses) as one JSON document."""
+    kind, value = _one_identifier(external_id, email, phone, as_json=as_json)
+
+    async def action(services: Services) -> list[PersonExport]:
+        return await services.person.export(workspace_id=workspace_id, kind=kind, value=value)
+
+    found = run(database_url, as_json, action)
+    document = {"profiles": [_export_doc(e) for e in found]}
+    # The export is a JSON document either way; for a person reading it, indented.
+    text = orjson.dumps(document, default=json_default, option=orjson.OPT_INDENT_2).decode()
+    emit(document, text, as_json=as_json)
+
+
+def _export_doc(e: PersonExport) -> dict[str, Any]:
+    return {
+        "profile": {
+            "id": e.profile.id,
+            "created_at": e.profile.created_at,
+            **profile_doc(e.profile),
+        },
+        "changes": [record_document(c) for c in e.changes],
+        "earlier_opt_outs": [suppression_doc(s) for s in e.earlier_opt_outs],
+    }
+
+
+@profile.command("erase")
+@_identifier_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@common
+def profile_erase(
+    workspace_id: int,
+    external_id: str | None,
+    email: str | None,
+    phone: str | None,
+    yes: bool,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """Erase the person: remove their identifiers from every matching profile and its records,
+    keeping only suppression entries (hashed addresses and their opt-outs). Cannot be undone."""
+    kind, value = _one_identifier(external_id, email, phone, as_json=as_json)
+    if not yes:
+        if as_json or not sys.stdin.isatty():
+            fail("erasing cannot be undone: confirm with --yes", as_json=as_json)
+        click.confirm(
+            f"Erase every profile with {kind} {value!r} in workspace {workspace_id}?"
+            " This cannot be undone",
+            abort=True,
+        )
+
+    async def action(services: Services) -> list[tuple[int, int]]:
+        return await services.person.erase_matching(
+            workspace_id=workspace_id, kind=kind, value=value, by="CLI"
+        )
+
+    erased = run(database_url, as_json, action)
+    emit(
+        {"erased": [{"profile_id": pid, "suppression_entries": n} for pid, n in erased]},
+        "\n".join(
+            f"erased profile {pid} ({n} suppression entr{'y' if n == 1 else 'ies'} kept)"
+            for pid, n in erased
+        ),
+        as_json=as_json,
+    )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from subgroups.domain.models import ApiKey, Group, ProfileView, StateChange, Workspace
+    from subgroups.domain.person import SuppressionEntry
     from subgroups.domain.webhooks import Delivery, Endpoint
 
 
@@ -120,4 +121,14 @@ def delivery_doc(d: Delivery) -> dict[str, Any]:
         "response_status": d.response_status,
         "latency_ms": d.latency_ms,
         "detail": d.detail,
+    }
+
+
+def suppression_doc(entry: SuppressionEntry) -> dict[str, Any]:
+    return {
+        "subscription_group_id": entry.subscription_group_id,
+        "channel": entry.channel,
+        "state": entry.state.value,
+        "opted_out_at": entry.opted_out_at,
+        "erased_at": entry.erased_at,
     }

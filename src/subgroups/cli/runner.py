@@ -60,12 +60,12 @@ def fail(message: str, *, as_json: bool) -> NoReturn:
 
 def emit(document: dict[str, Any], text: str, *, as_json: bool) -> None:
     if as_json:
-        click.echo(orjson.dumps(document, default=_default).decode())
+        click.echo(orjson.dumps(document, default=json_default).decode())
     else:
         click.echo(text)
 
 
-def _default(value: object) -> object:
+def json_default(value: object) -> object:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError

@@ -62,4 +62,7 @@ def record_document(change: StateChange) -> dict[str, object]:
         "api_key_id": change.api_key_id,
         "request_id": change.request_id,
         "client_ip": change.client_ip,
+        "user_agent": change.user_agent,
+        "reason": change.reason,
+        "reason_detail": change.reason_detail,
     }

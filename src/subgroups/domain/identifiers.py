@@ -101,6 +101,13 @@ def normalise_phone(value: str) -> str:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
+def normalise(kind: str, value: str) -> str:
+    """One identifier of kind `external_id`, `email` or `phone`, normalised (§3)."""
+    if kind == "email":
+        return normalise_email(value)
+    return normalise_phone(value) if kind == "phone" else normalise_external_id(value)
+
+
 def _invalid_phone(value: str) -> InvalidRequest:
     return InvalidRequest(
         f"Invalid phone number: {_quoted(value)} (use E.164, for example +14155552671)"

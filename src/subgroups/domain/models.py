@@ -29,6 +29,9 @@ class Source(StrEnum):
     DASHBOARD = "Dashboard"
     CSV_IMPORT = "CSV Import"
     CLI = "CLI"
+    # The person's own say (§11): a mail client's one-click unsubscribe, or their preference page.
+    ONE_CLICK = "One-Click Unsubscribe"
+    PREFERENCE_PAGE = "Preference Page"
 
 
 class Permission(StrEnum):
@@ -36,6 +39,7 @@ class Permission(StrEnum):
     STATUS_GET = "subscription.status.get"
     GROUPS_GET = "subscription.groups.get"
     CHANGES_GET = "changes.get"
+    LINKS_CREATE = "links.create"
 
 
 ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)
@@ -116,6 +120,10 @@ class Actor:
     client_ip: str | None = None
     # The dashboard user's email, for changes made from the dashboard.
     operator: str | None = None
+    # The person's own changes (§11): their browser or mail client, and why they left.
+    user_agent: str | None = None
+    reason: str | None = None
+    reason_detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +144,6 @@ class StateChange:
     request_id: str | None
     client_ip: str | None
     operator: str | None = None
+    user_agent: str | None = None
+    reason: str | None = None
+    reason_detail: str | None = None

@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Protocol
 
+from subgroups.domain.links import LinkSecret
 from subgroups.domain.models import (
     Actor,
     ApiKey,
@@ -18,6 +19,7 @@ from subgroups.domain.models import (
     Workspace,
 )
 from subgroups.domain.operators import Operator, OperatorSession
+from subgroups.domain.person import Branding, SuppressionEntry
 from subgroups.domain.reads import IdentifierKind, UserPage
 from subgroups.domain.reports import GroupSummary, Sizes
 from subgroups.domain.subscriptions import Assignment
@@ -338,6 +340,58 @@ class ReportStore(Protocol):
         self, workspace_id: int, profile_ids: Collection[int]
     ) -> list[StateChange]:
         """Every state change of these profiles, newest first."""
+
+    async def reason_counts(self, group: Group, *, since: datetime) -> dict[str, int]:
+        """How many of the group's records since `since` carry each reason (§11)."""
+
+
+class LinkStore(Protocol):
+    """A workspace's link-signing secrets and its person pages' settings (§11)."""
+
+    async def secret(self, workspace_id: int, *, new_secret: bytes, at: datetime) -> LinkSecret:
+        """The workspace's newest secret that is live at `at`; when it has none, `new_secret`
+        becomes its first (concurrent callers all get the same one)."""
+
+    async def find_secret(self, workspace_id: int, secret_id: int, *, at: datetime) -> bytes | None:
+        """The secret `secret_id` of the workspace if it is still live at `at`."""
+
+    async def rotate(
+        self, workspace_id: int, *, new_secret: bytes, at: datetime, retire_at: datetime
+    ) -> LinkSecret:
+        """In one transaction: `new_secret` becomes the newest secret, and every older one that
+        would live longer retires at `retire_at`."""
+
+    async def branding(self, workspace_id: int) -> Branding: ...
+
+    async def set_branding(self, workspace_id: int, value: Branding, *, new_key: bytes) -> None:
+        """Stores the branding (`new_key` is the suppression key if the workspace has none)."""
+
+    async def suppression_key(self, workspace_id: int, *, new_key: bytes | None) -> bytes | None:
+        """The workspace's suppression key, which never changes. If it has none: `new_key` becomes
+        it, or with None, None (a reader has nothing to find without a key)."""
+
+
+class PersonDataStore(Protocol):
+    """Suppression entries and erasures (§11)."""
+
+    async def erase(
+        self,
+        workspace_id: int,
+        profile_id: int,
+        *,
+        entries: Sequence[SuppressionEntry],
+        at: datetime,
+        by: str,
+    ) -> bool:
+        """In one transaction: keeps `entries` (a newer erasure of the same address and group
+        replaces an older one), removes the profile's identifiers from it and from every one of
+        its records, and records the erasure. False (nothing written) if the workspace has no
+        such profile or it was erased already."""
+
+    async def suppressions(
+        self, workspace_id: int, contact_hashes: Collection[str]
+    ) -> list[SuppressionEntry]:
+        """The workspace's entries for these hashed addresses."""
 
 
 class CounterStore(Protocol):

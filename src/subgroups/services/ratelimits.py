@@ -32,6 +32,8 @@ WARNING_INTERVAL_SECONDS = 60.0
 class Pool(StrEnum):
     SET = "set"
     GET = "get"
+    # The person's pages (§11), which no key opens: counted per client address, not workspace.
+    PUBLIC = "public"
 
 
 POOL_OF: Mapping[Permission, Pool] = {
@@ -39,6 +41,7 @@ POOL_OF: Mapping[Permission, Pool] = {
     Permission.STATUS_GET: Pool.GET,
     Permission.GROUPS_GET: Pool.GET,
     Permission.CHANGES_GET: Pool.GET,  # contract §9: keyed GETs count against the GET limit
+    Permission.LINKS_CREATE: Pool.GET,
 }
 
 
@@ -81,13 +84,23 @@ class RateLimitService:
             self._metrics.inc(RATE_LIMITED)
         return quota
 
+    async def hit_address(self, address: str) -> Quota:
+        """Counts one request to the person's pages from this client address."""
+        quota = await self._count_key(Pool.PUBLIC, address, amount=1)
+        if not quota.allowed:
+            self._metrics.inc(RATE_LIMITED)
+        return quota
+
     async def peek(self, *, workspace_id: int, permission: Permission) -> Quota:
         """Where the workspace stands, without counting a request."""
         return await self._count(workspace_id, POOL_OF[permission], amount=0)
 
     async def _count(self, workspace_id: int, pool: Pool, *, amount: int) -> Quota:
+        return await self._count_key(pool, str(workspace_id), amount=amount)
+
+    async def _count_key(self, pool: Pool, who: str, *, amount: int) -> Quota:
         item = self._items[pool]
-        key = item.key_for(pool.value, str(workspace_id))
+        key = item.key_for(pool.value, who)
         if self._shared is not None and time.monotonic() >= self._shared_retry_at:
             try:
                 return await self._quota(self._shared, item, key, amount)

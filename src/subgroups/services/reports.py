@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 
 from subgroups.domain.models import Group, StateChange
@@ -26,6 +26,8 @@ class GroupReport:
     sizes: Sizes
     series: list[DailySizes]
     recent: list[StateChange]
+    # Why people left (§11), per reason: how many gave it in the last 30 and 90 days, most given first.
+    reasons: list[tuple[str, dict[int, int]]] = field(default_factory=list)
 
 
 class ReportService:
@@ -60,7 +62,20 @@ class ReportService:
             sizes=sizes,
             series=daily_sizes(sizes, deltas, today=today, days=days),
             recent=await self._reports.group_changes(group, limit=recent),
+            reasons=await self._reasons(group),
         )
+
+    async def _reasons(self, group: Group) -> list[tuple[str, dict[int, int]]]:
+        now = self._clock.now()
+        counts = {
+            days: await self._reports.reason_counts(group, since=now - timedelta(days=days))
+            for days in SERIES_DAYS
+        }
+        longest = counts[SERIES_DAYS[-1]]
+        return [
+            (reason, {days: counts[days].get(reason, 0) for days in SERIES_DAYS})
+            for reason in sorted(longest, key=lambda r: (-longest[r], r))
+        ]
 
     def _today(self) -> date:
         return self._clock.now().astimezone(UTC).date()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from subgroups.domain.identifiers import normalise_email, normalise_external_id, normalise_phone
+from subgroups.domain.identifiers import normalise
 from subgroups.domain.models import Actor, ProfileView, State, StateChange
 from subgroups.domain.reads import IdentifierKind
 from subgroups.domain.subscriptions import (
@@ -18,12 +18,6 @@ from subgroups.domain.subscriptions import (
 )
 from subgroups.errors import GroupArchived, InvalidRequest, ItemRejected, NotFound
 from subgroups.services.ports import Clock, GroupStore, SubscriptionStore
-
-_NORMALISE = {
-    "external_id": normalise_external_id,
-    "email": normalise_email,
-    "phone": normalise_phone,
-}
 
 
 class SubscriptionService:
@@ -104,7 +98,7 @@ class SubscriptionService:
     async def profiles(
         self, *, workspace_id: int, kind: IdentifierKind, value: str
     ) -> list[ProfileView]:
-        return await self._store.profiles(workspace_id, kind, [_NORMALISE[kind](value)])
+        return await self._store.profiles(workspace_id, kind, [normalise(kind, value)])
 
     async def changes(
         self, *, workspace_id: int, after: int | None = None, limit: int | None = None

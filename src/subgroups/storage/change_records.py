@@ -33,6 +33,9 @@ PER_REQUEST: Final = (
     "request_id",
     "client_ip",
     "operator",
+    "user_agent",
+    "reason",
+    "reason_detail",
 )
 
 
@@ -40,7 +43,10 @@ def request_values(
     workspace_id: int, a: Assignment, actor: Actor, at: datetime | str
 ) -> tuple[object, ...]:
     """The values every record of `a` shares, in PER_REQUEST's order (`at` as the backend binds
-    it). A tuple, not a mapping: this runs once per group object on the hot path."""
+    it). A tuple, not a mapping: this runs once per group object on the hot path.
+
+    A reason is why a person left: the records of a group they joined in the same save carry none."""
+    leaving = a.state is State.UNSUBSCRIBED
     return (
         workspace_id,
         a.group.id,
@@ -52,6 +58,9 @@ def request_values(
         actor.request_id,
         actor.client_ip,
         actor.operator,
+        actor.user_agent,
+        actor.reason if leaving else None,
+        actor.reason_detail if leaving else None,
     )
 
 

@@ -245,3 +245,17 @@ class SqlReportStore:
         )
         async with self._db.snapshot() as conn:
             return [change_from_row(r) for r in (await conn.execute(query)).mappings()]
+
+    async def reason_counts(self, group: Group, *, since: datetime) -> dict[str, int]:
+        query = (
+            select(changes.c.reason, func.count())
+            .where(
+                _of(group.workspace_id, [group.id]),
+                changes.c.occurred_at >= since,
+                changes.c.reason.is_not(None),
+            )
+            .group_by(changes.c.reason)
+        )
+        async with self._db.snapshot() as conn:
+            rows = (await conn.execute(query)).all()
+        return {str(reason): int(count) for reason, count in rows}

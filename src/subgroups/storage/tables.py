@@ -20,9 +20,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql import text
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -151,9 +151,24 @@ state_changes = Table(
     Column("request_id", String(64)),
     Column("client_ip", String(64)),
     Column("operator", String(320)),  # the dashboard user's email, for source Dashboard
+    # The person's own changes (§11): their user agent, and the reason they gave for leaving (one
+    # of a fixed list, counted on a group's page) with their own words beside it.
+    Column("user_agent", String(512)),
+    Column("reason", String(64)),
+    Column("reason_detail", String(500)),
     Index(None, "workspace_id", "id"),
     Index(None, "workspace_id", "subscription_group_id", "occurred_at"),
     Index(None, "profile_id", "id"),
+    # A group's page counts the reasons people gave in the last 30/90 days: the few records that
+    # carry one, found without reading the group's every change.
+    Index(
+        "ix_state_changes_reasons",
+        "workspace_id",
+        "subscription_group_id",
+        "occurred_at",
+        postgresql_where=text("reason IS NOT NULL"),
+        sqlite_where=text("reason IS NOT NULL"),
+    ),
 )
 
 # The net change of each group's sizes per settled UTC day, computed from state_changes the first
@@ -271,4 +286,54 @@ webhook_deliveries = Table(
         postgresql_where=text("status = 'pending'"),
         sqlite_where=text("status = 'pending'"),
     ),
+)
+
+# The keys that sign a workspace's unsubscribe and preference links (§11). A token names the key
+# that signed it; a rotated-out key keeps verifying until `retires_at`, then its links stop
+# working. No row per link: a link is its token.
+link_secrets = Table(
+    "link_secrets",
+    metadata,
+    Column("workspace_id", ForeignKey("workspaces.id"), primary_key=True),
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("secret", String(64), nullable=False),  # hex of 32 random bytes
+    Column("created_at", Timestamp(), nullable=False),
+    Column("retires_at", Timestamp()),
+)
+
+# How a workspace's pages for people (unsubscribe, preferences) present it, and the key of its
+# suppression entries, which never rotates (an entry must match the same address forever).
+person_pages = Table(
+    "person_pages",
+    metadata,
+    Column("workspace_id", ForeignKey("workspaces.id"), primary_key=True),
+    Column("display_name", String(100)),
+    Column("accent_color", String(7)),
+    Column("suppression_key", String(64), nullable=False),
+)
+
+# What is kept of an erased person (§11): per address (an HMAC under the workspace's suppression
+# key, never the address) and group, the state at erasure and the last opt-out, so that no import
+# resubscribes the address without consent given after the erasure.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("workspace_id", ForeignKey("workspaces.id"), primary_key=True),
+    Column("contact_hash", String(64), primary_key=True),
+    Column("subscription_group_id", String(64), primary_key=True),
+    Column("channel", String(8), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("opted_out_at", Timestamp(), nullable=False),
+    Column("erased_at", Timestamp(), nullable=False),
+)
+
+# Each erasure: which profile, when and by whom; never the identifiers it removed.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("workspace_id", ForeignKey("workspaces.id"), primary_key=True),
+    Column("profile_id", BigId, primary_key=True, autoincrement=False),
+    Column("erased_at", Timestamp(), nullable=False),
+    Column("erased_by", String(320), nullable=False),
+    Column("suppressed", Integer, nullable=False),
 )

@@ -17,6 +17,7 @@ from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.web.api.routes.changes import get_changes
 from subgroups.web.api.routes.health import healthz, readyz
+from subgroups.web.api.routes.links import preference_center_url, unsubscribe_links
 from subgroups.web.api.routes.metrics import metrics
 from subgroups.web.api.routes.read_status import get_status, get_user_status
 from subgroups.web.api.routes.reference import docs_page, openapi_document
@@ -26,6 +27,7 @@ from subgroups.web.dashboard import landing
 from subgroups.web.dashboard.app import dashboard_mount
 from subgroups.web.errors import API_ERROR_HANDLERS, exception_handlers
 from subgroups.web.middleware import RequestContext
+from subgroups.web.person import pages as person_pages
 from subgroups.web.state import keep_services
 
 
@@ -36,12 +38,19 @@ def routes() -> list[Route]:
         Route("/subscription/status/get", get_status, methods=["GET"]),
         Route("/subscription/user/status", get_user_status, methods=["GET"]),
         Route("/changes", get_changes, methods=["GET"]),
+        Route("/links/unsubscribe", unsubscribe_links, methods=["GET"]),
+        Route(
+            "/preference_center/v1/{preference_center_id}/url/{user_id}",
+            preference_center_url,
+            methods=["GET"],
+        ),
         Route("/openapi.json", openapi_document, methods=["GET"], name="openapi"),
         Route("/docs", docs_page, methods=["GET"], name="docs"),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *landing.routes(),
+        *person_pages.routes(),
     ]
 
 

@@ -25,7 +25,9 @@ from subgroups.services.ports import (
     CounterStore,
     GroupStore,
     KeyStore,
+    LinkStore,
     OperatorStore,
+    PersonDataStore,
     ReportStore,
     StatusReader,
     SubscriptionStore,
@@ -40,6 +42,8 @@ from subgroups.storage.counters import LocalCounters
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.operators import SqlOperatorStore
+from subgroups.storage.person_data import SqlPersonDataStore
+from subgroups.storage.person_links import SqlLinkStore
 from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 from subgroups.storage.reads import PostgresStatusReader, SqliteStatusReader
 from subgroups.storage.reports import SqlReportStore
@@ -73,6 +77,8 @@ STATUS_READERS: tuple[type[StatusReader], ...] = (
 CHANGE_FEEDS: tuple[type[ChangeFeed], ...] = (FakeChangeFeed, SqliteChangeFeed, PostgresChangeFeed)
 OPERATOR_STORES: tuple[type[OperatorStore], ...] = (FakeOperatorStore, SqlOperatorStore)
 REPORT_STORES: tuple[type[ReportStore], ...] = (SqlReportStore,)
+LINK_STORES: tuple[type[LinkStore], ...] = (SqlLinkStore,)
+PERSON_DATA_STORES: tuple[type[PersonDataStore], ...] = (SqlPersonDataStore,)
 COUNTER_STORES: tuple[type[CounterStore], ...] = (LocalCounters, RedisStorage)
 CLOCKS: tuple[type[Clock], ...] = (SystemClock, SettableClock)
 WEBHOOK_STORES: tuple[type[WebhookStore], ...] = (SqlWebhookStore,)
@@ -88,6 +94,8 @@ IMPLEMENTATIONS: list[tuple[type[Any], tuple[type[Any], ...]]] = [
     (ChangeFeed, CHANGE_FEEDS),
     (OperatorStore, OPERATOR_STORES),
     (ReportStore, REPORT_STORES),
+    (LinkStore, LINK_STORES),
+    (PersonDataStore, PERSON_DATA_STORES),
     (CounterStore, COUNTER_STORES),
     (Clock, CLOCKS),
     (WebhookStore, WEBHOOK_STORES),

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from subgroups.container import Services
-from subgroups.web.dashboard import auth, groups, keys, profiles, webhooks
+from subgroups.web.dashboard import auth, groups, keys, person_pages, profiles, webhooks
 from subgroups.web.dashboard.render import STATIC, render
 from subgroups.web.errors import Problem, exception_handlers
 from subgroups.web.state import keep_services
@@ -122,6 +122,14 @@ def dashboard_routes() -> list[BaseRoute]:
             methods=["POST"],
             name="profile_state",
         ),
+        Route(
+            "/w/{workspace_id:int}/profiles/{profile_id:int}/erase",
+            profiles.erase,
+            methods=["POST"],
+            name="erase_profile",
+        ),
+        Route("/w/{workspace_id:int}/pages", person_pages.show, name="person_pages"),
+        Route("/w/{workspace_id:int}/pages", person_pages.save, methods=["POST"]),
         Route("/w/{workspace_id:int}/keys", keys.list_keys, name="keys"),
         Route("/w/{workspace_id:int}/keys", keys.create_key, methods=["POST"]),
         Route(

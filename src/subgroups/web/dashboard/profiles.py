@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from subgroups.domain.models import Actor, ProfileView, Source, State, StateChange
+from subgroups.domain.person import SuppressionEntry
 from subgroups.domain.reads import IdentifierKind
 from subgroups.domain.subscriptions import can_select
 from subgroups.errors import InvalidRequest
@@ -36,6 +37,7 @@ async def look_up(ctx: Context) -> Response:
     query = params.get("q", "").strip()
     found: list[ProfileView] = []
     history: dict[int, list[StateChange]] = {}
+    earlier: dict[int, list[SuppressionEntry]] = {}
     error: InvalidRequest | None = None
     if query:
         try:
@@ -49,6 +51,10 @@ async def look_up(ctx: Context) -> Response:
         )
         for change in changes:
             history.setdefault(change.profile_id, []).append(change)
+        for p in found:
+            earlier[p.id] = await ctx.services.person.earlier_opt_outs(
+                workspace_id=workspace.id, profile=p
+            )
     groups = await ctx.services.groups.list(workspace_id=workspace.id)
     keys = await ctx.services.keys.list(workspace_id=workspace.id) if history else []
     return ctx.page(
@@ -62,6 +68,7 @@ async def look_up(ctx: Context) -> Response:
         error=error.message if error else None,
         profiles=found,
         history=history,
+        earlier=earlier,
         groups=groups,
         group_names={g.id: g.name for g in groups},
         key_labels=key_labels(keys),
@@ -101,4 +108,21 @@ async def change_state(ctx: Context) -> Response:
         return with_notice(back, ctx.request, error.message, error=True)
     return with_notice(
         back, ctx.request, f"Saved: {state.label}. The change is in the history below."
+    )
+
+
+@signed_in
+async def erase(ctx: Context) -> Response:
+    """Erases one profile (the person's data, §11): an admin act, confirmed in the page."""
+    workspace, _ = await ctx.workspace()
+    profile_id = ctx.request.path_params["profile_id"]
+    kept = await ctx.services.person.erase(
+        workspace_id=workspace.id, profile_id=profile_id, by=ctx.session.operator.email
+    )
+    back = redirect(url(ctx.request, "profiles", workspace_id=workspace.id))
+    return with_notice(
+        back,
+        ctx.request,
+        f"Erased profile {profile_id}: its identifiers are gone from it and from its history;"
+        f" {kept} suppression entr{'y' if kept == 1 else 'ies'} kept.",
     )
