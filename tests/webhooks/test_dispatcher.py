@@ -19,6 +19,7 @@ from subgroups.container import Services, build_services
 from subgroups.domain.models import Actor, Source
 from subgroups.domain.subscriptions import GroupRequest
 from subgroups.domain.webhooks import KEPT_TEXT_BYTES, DeliveryStatus
+from subgroups.errors import InvalidRequest, NotFound
 from subgroups.web.app import create_app, delivering
 from tests.factories import make_group, make_workspace
 from tests.webhooks.receiver import Answer, Arrival, Receiver, receiving
@@ -293,3 +294,12 @@ async def test_metrics_show_the_backlog_and_what_was_delivered(hooks: Services) 
 
 async def _has(text: Awaitable[str], line: str) -> bool:
     return line in await text
+
+
+async def test_a_replay_after_an_id_no_database_can_hold_is_refused(hooks: Services) -> None:
+    workspace_id, _ = await Setup(hooks)()
+    new = await hooks.webhooks.create(workspace_id=workspace_id, url="http://127.0.0.1:9/x")
+    with pytest.raises(InvalidRequest, match="after must be a change id"):
+        await hooks.webhooks.replay(new.endpoint.id, workspace_id=None, after=2**63)
+    with pytest.raises(NotFound, match="No delivery of change"):
+        await hooks.webhooks.replay_delivery(new.endpoint.id, workspace_id=None, change_id=2**70)

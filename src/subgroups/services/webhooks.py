@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
+from subgroups.domain.feed import MAX_ID
 from subgroups.domain.webhooks import (
     DEFAULT_GRACE_SECONDS,
     Backlog,
@@ -122,7 +123,7 @@ class WebhookService:
     ) -> int:
         """Sends again every change after `after` (or only those whose delivery failed), with
         the webhook-id each had: a receiver that deduplicates must apply them idempotently."""
-        if after < 0:
+        if not 0 <= after <= MAX_ID:
             raise InvalidRequest("after must be a change id, 0 or more")
         endpoint = await self.get(endpoint_id, workspace_id=workspace_id)
         return await self._webhooks.replay(
@@ -134,6 +135,8 @@ class WebhookService:
     ) -> None:
         """Sends one change again (the dashboard's replay button on a failed delivery)."""
         endpoint = await self.get(endpoint_id, workspace_id=workspace_id)
+        if not 0 < change_id <= MAX_ID:
+            raise NotFound(f"No delivery of change {change_id} to endpoint {endpoint_id}")
         if not await self._webhooks.replay_one(endpoint, change_id=change_id, at=self._clock.now()):
             raise NotFound(f"No delivery of change {change_id} to endpoint {endpoint_id}")
 
