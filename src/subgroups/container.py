@@ -43,12 +43,14 @@ class Services:
     ratelimits: RateLimitService
     metrics: Metrics
     counters: CounterStores
+    group_cache: CachedGroupStore
 
     async def schema_is_current(self) -> bool:
         return await is_current(self.db)
 
     async def aclose(self) -> None:
         await self.keys.flush()
+        await self.group_cache.close()
         await self.counters.aclose()
         await self.db.dispose()
 
@@ -138,4 +140,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         ),
         metrics=metrics,
         counters=counters,
+        group_cache=groups,
     )
