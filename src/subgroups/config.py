@@ -59,6 +59,12 @@ class Settings:
     metrics_allowed: tuple[Network, ...] = field(
         default_factory=lambda: tuple(ipaddress.ip_network(n) for n in LOOPBACK)
     )
+    # "off" stops recording requests, the writer's batches and the pools (GET /metrics still
+    # answers, with the counters that are not on a hot path): for measuring what recording costs.
+    metrics: str = "on"
+    # Where the workers of one server keep their metrics, so that one scrape sees them all; set
+    # by `subgroups serve --workers N` for its workers (prometheus_client's own variable).
+    metrics_multiprocess_dir: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +86,8 @@ class Settings:
             redis_prefix=env.get("SUBGROUPS_REDIS_PREFIX", "subgroups"),
             body_timeout_seconds=_float(env, "SUBGROUPS_BODY_TIMEOUT_SECONDS", 15.0),
             metrics_allowed=_networks(env, "SUBGROUPS_METRICS_ALLOWED_IPS", LOOPBACK),
+            metrics=env.get("SUBGROUPS_METRICS", "on").lower(),
+            metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
         settings.check(database_url_source="SUBGROUPS_DATABASE_URL")
         return settings
@@ -119,6 +127,8 @@ class Settings:
             raise SettingsError("SUBGROUPS_REDIS_URL must be a redis:// or rediss:// URL")
         if self.body_timeout_seconds <= 0:
             raise SettingsError("SUBGROUPS_BODY_TIMEOUT_SECONDS must be positive")
+        if self.metrics not in ("on", "off"):
+            raise SettingsError("SUBGROUPS_METRICS must be on or off")
 
     def redacted_database_url(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)

@@ -65,7 +65,7 @@ class Backend:
     feed: ChangeFeed
 
 
-def open_backend(settings: Settings) -> Backend:
+def open_backend(settings: Settings, metrics: Metrics | None = None) -> Backend:
     """The one place that chooses between SQLite and PostgreSQL.
 
     Each backend's modules are imported here, when chosen: a SQLite process (every CLI command
@@ -82,6 +82,7 @@ def open_backend(settings: Settings) -> Backend:
             settings.database_url,
             pool_size=settings.db_pool_size,
             synchronous=settings.sqlite_synchronous,
+            metrics=metrics,
         )
         return Backend(
             sqlite,
@@ -92,7 +93,9 @@ def open_backend(settings: Settings) -> Backend:
     from subgroups.storage.postgres_database import PostgresDatabase
     from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 
-    postgres = PostgresDatabase(settings.database_url, pool_size=settings.db_pool_size)
+    postgres = PostgresDatabase(
+        settings.database_url, pool_size=settings.db_pool_size, metrics=metrics
+    )
     return Backend(
         postgres,
         PostgresSubscriptionStore(postgres),
@@ -103,11 +106,14 @@ def open_backend(settings: Settings) -> Backend:
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    backend = open_backend(settings)
+    metrics = Metrics(
+        multiprocess_dir=settings.metrics_multiprocess_dir, enabled=settings.metrics == "on"
+    )
+    recording = metrics if metrics.enabled else None
+    backend = open_backend(settings, recording)
     db = backend.db
     workspaces = SqlWorkspaceStore(db)
     groups = CachedGroupStore(SqlGroupStore(db), seconds=settings.group_cache_seconds)
-    metrics = Metrics()
     counters = CounterStores(settings.redis_url, prefix=settings.redis_prefix)
     return Services(
         settings=settings,
@@ -119,6 +125,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             clock=clock,
             cache_seconds=settings.key_cache_seconds,
             touch_seconds=settings.key_touch_seconds,
+            metrics=recording,
         ),
         groups=GroupService(groups=groups, workspaces=workspaces, clock=clock),
         subscriptions=SubscriptionService(groups=groups, store=backend.subscriptions, clock=clock),

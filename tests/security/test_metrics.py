@@ -24,8 +24,8 @@ async def test_metrics_are_served_only_to_allowed_addresses(
     assert shown.status_code == 200
     assert shown.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert "# TYPE subgroups_auth_failures_total counter" in shown.text
-    assert "subgroups_auth_failures_total 1\n" in shown.text
-    assert "subgroups_rate_limit_store_errors_total 0\n" in shown.text
+    assert "subgroups_auth_failures_total 1.0\n" in shown.text
+    assert "subgroups_rate_limit_store_errors_total 0.0\n" in shown.text
 
 
 async def test_loopback_is_allowed_by_default(settings: Settings, services: Services) -> None:

@@ -26,8 +26,11 @@ import time
 from collections.abc import Iterable
 from datetime import timedelta
 
+from prometheus_client import Counter
+
 from subgroups.domain.models import ALL_PERMISSIONS, ApiKey, NewApiKey, Permission
 from subgroups.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
+from subgroups.services.metrics import Metrics
 from subgroups.services.ports import Clock, KeyStore, WorkspaceStore
 from subgroups.services.refresh_ahead import RefreshAheadCache
 
@@ -54,6 +57,7 @@ class KeyService:
         clock: Clock,
         cache_seconds: float = 0.0,
         touch_seconds: float = 300.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._keys = keys
         self._workspaces = workspaces
@@ -61,6 +65,12 @@ class KeyService:
         # Known keys are remembered briefly so the hot path skips a database round trip; a revoked
         # key is refused by every process within this many seconds.
         self._cache: RefreshAheadCache[str, ApiKey] = RefreshAheadCache(cache_seconds)
+        # The two children of the counter, found once: `labels()` per request costs a lookup.
+        self._cache_hits: Counter | None = None
+        self._cache_misses: Counter | None = None
+        if metrics is not None:
+            self._cache_hits = metrics.key_cache.labels(result="hit")
+            self._cache_misses = metrics.key_cache.labels(result="miss")
         self._touch_seconds = touch_seconds
         self._touched: dict[int, float] = {}
         self._touches: set[asyncio.Task[None]] = set()
@@ -107,6 +117,9 @@ class KeyService:
             raise AuthenticationFailed()
         if cached is None:
             self._cache.put(digest, key)
+        counted = self._cache_misses if cached is None else self._cache_hits
+        if counted is not None:
+            counted.inc()
         self._touch_later(key)
         return key
 

@@ -64,7 +64,13 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
 
     app = Starlette(
         routes=[*routes(), dashboard_mount(built)],
-        middleware=[Middleware(RequestContext, trusted_proxies=settings.trusted_proxies)],
+        middleware=[
+            Middleware(
+                RequestContext,
+                trusted_proxies=settings.trusted_proxies,
+                metrics=built.metrics if built.metrics.enabled else None,
+            )
+        ],
         exception_handlers=ERROR_HANDLERS,
         lifespan=lifespan,
     )
