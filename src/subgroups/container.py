@@ -53,6 +53,7 @@ class Services:
         await self.group_cache.close()
         await self.counters.aclose()
         await self.db.dispose()
+        self.metrics.close()
 
 
 @dataclass(frozen=True, slots=True)

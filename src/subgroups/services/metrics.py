@@ -22,6 +22,7 @@ Adding metrics (the one place to do it):
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final, Literal
 
@@ -34,7 +35,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.metrics_core import Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
 # The text format prometheus_client writes.
@@ -103,6 +104,11 @@ class Metrics:
             ("result",),
         )
 
+        self.processes = self.gauge(
+            "subgroups_processes",
+            "Processes of the server recording metrics: the workers, each counting itself.",
+        )
+        self.processes.set(1)
         self.writer_batch_size = self.histogram(
             "subgroups_sqlite_writer_batch_size",
             "Writes (requests and other jobs) committed together in one SQLite transaction.",
@@ -184,6 +190,11 @@ class Metrics:
     def value(self, name: str) -> float:
         """This process's count of one of those counters."""
         return self._registry.get_sample_value(name) or 0.0
+
+    def close(self) -> None:
+        """At a worker's orderly end: its gauges stop counting (its counters stay, as they must)."""
+        if self._multiprocess_dir:
+            mark_process_dead(os.getpid(), self._multiprocess_dir)  # type: ignore[no-untyped-call]
 
     async def render(self) -> bytes:
         """The whole server's metrics in the Prometheus text format."""
