@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 
 from subgroups.config import Settings
 from subgroups.container import Services
@@ -78,3 +79,16 @@ async def test_with_metrics_off_nothing_on_the_hot_paths_is_recorded(
     assert "subgroups_auth_failures_total 0.0" in text
     assert "subgroups_http_requests_total{" not in text
     assert "subgroups_sqlite_writer_commit_seconds_count 0.0" in text
+
+
+async def test_every_metric_served_is_documented_in_the_readme(
+    settings: Settings, services: Services
+) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    async with app_client(settings, client=("127.0.0.1", 5000)) as (http, _):
+        await http.get("/healthz")
+        text = (await http.get("/metrics")).text
+    families = re.findall(r"^# TYPE (\S+) ", text, re.M)
+
+    assert len(families) >= 10
+    assert [name for name in families if f"| `{name}` |" not in readme] == []
