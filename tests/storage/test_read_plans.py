@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from subgroups.container import Services
-from subgroups.domain.models import Actor, Source
+from subgroups.domain.models import Actor, Group, Source, Workspace
 from subgroups.domain.reads import IdentifierKind, Identifiers
 from subgroups.domain.subscriptions import GroupRequest
 from subgroups.storage import status_lookup, user_lookup
@@ -29,13 +29,7 @@ MEMBERS = 1_000
 async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_think_empty(
     services: Services,
 ) -> None:
-    workspace = await make_workspace(services)
-    older, group = (
-        await make_group(services, workspace.id),
-        await make_group(services, workspace.id),
-    )
-    ids = [f"member-{n}" for n in range(MEMBERS)]
-    await _subscribe(services, workspace.id, older.id, ids)
+    workspace, _older, group, ids = await _members_of_one_of_two_groups(services)
     db = services.db
     # Statistics taken now describe a table of states, none of them in `group`.
     await db.write(lambda conn: conn.exec_driver_sql("ANALYZE"))
@@ -78,6 +72,20 @@ async def test_the_state_lookup_uses_the_primary_key_of_a_group_the_statistics_t
     assert both_columns, plan
     assert "ix_subscription_states_group_pk_subscribed" not in plan, plan
     assert found == dict.fromkeys(asked, "Subscribed")
+
+
+async def _members_of_one_of_two_groups(
+    services: Services,
+) -> tuple[Workspace, Group, Group, list[str]]:
+    """A workspace, two groups, and MEMBERS external ids subscribed to the first."""
+    workspace = await make_workspace(services)
+    first, second = (
+        await make_group(services, workspace.id),
+        await make_group(services, workspace.id),
+    )
+    ids = [f"member-{n}" for n in range(MEMBERS)]
+    await _subscribe(services, workspace.id, first.id, ids)
+    return workspace, first, second, ids
 
 
 async def _subscribe(services: Services, workspace_id: int, group_id: str, ids: list[str]) -> None:
@@ -128,13 +136,7 @@ async def test_user_status_finds_profiles_by_index_and_states_by_primary_key(
 ) -> None:
     """user/status's one statement (`user_lookup.py`) reads what a page needs and no more: the
     profiles by their lookup index, each one's states by the primary key, each group by its own."""
-    workspace = await make_workspace(services)
-    first, second = (
-        await make_group(services, workspace.id),
-        await make_group(services, workspace.id),
-    )
-    ids = [f"member-{n}" for n in range(MEMBERS)]
-    await _subscribe(services, workspace.id, first.id, ids)
+    workspace, _first, second, ids = await _members_of_one_of_two_groups(services)
     await _subscribe(services, workspace.id, second.id, ids[:10])
     db = services.db
     await db.write(lambda conn: conn.exec_driver_sql("ANALYZE"))

@@ -17,7 +17,7 @@ import sqlite3
 from typing import Any, Final
 
 from subgroups.domain.reads import IdentifierKind
-from subgroups.storage.status_lookup import KINDS
+from subgroups.storage.status_lookup import SQLITE_VALUES, by_kind
 
 # count, profile id, external id, email, phone, group id, group name, channel, subscribed; all but
 # the count NULL in the one row of an empty page, the group's four in the row of a profile without
@@ -39,15 +39,12 @@ ORDER BY page.id, {group}.pk
 """
 
 
-def _by_kind(**parts: str) -> dict[IdentifierKind, str]:
-    return {kind: _TEMPLATE.format(column=kind, **parts) for kind in KINDS}
-
-
 # $1 workspace id, $2 the values as a text array, $3 limit, $4 offset. The states are joined
 # LATERAL, page profile by page profile: a plan that hashed the whole table's states instead
 # (which small or stale statistics can make look cheaper) is then not possible. `OFFSET 0` keeps
 # the planner from pulling the subquery up into an ordinary join, which would allow it again.
-POSTGRES: Final = _by_kind(
+POSTGRES: Final = by_kind(
+    _TEMPLATE,
     workspace="$1",
     values="= ANY($2::text[])",
     limit="$3",
@@ -63,9 +60,10 @@ POSTGRES: Final = _by_kind(
 )
 # The values as a JSON array, as in status_lookup.SQLITE. SQLite has no LATERAL, and needs none:
 # it joins by nested loops only, here the page's profiles outside and the states' primary key in.
-SQLITE: Final = _by_kind(
+SQLITE: Final = by_kind(
+    _TEMPLATE,
     workspace=":workspace",
-    values="IN (SELECT value FROM json_each(:values))",
+    values=SQLITE_VALUES,
     limit=":limit",
     offset=":offset",
     states="""LEFT JOIN subscription_states AS s ON s.profile_id = page.id

@@ -33,15 +33,21 @@ class Source:
         return self.values.get(key)
 
 
+def holding(value: str) -> tuple[Clock, Source, RefreshAheadCache[str, str]]:
+    """A clock, a source and a 2-second cache that has just been given `value` for "k"."""
+    clock = Clock()
+    cache: RefreshAheadCache[str, str] = RefreshAheadCache(2.0, clock=clock)
+    cache.put("k", value)
+    return clock, Source(), cache
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
 
 
 async def test_a_value_is_served_until_it_expires_and_never_after() -> None:
-    clock, source = Clock(), Source()
-    cache: RefreshAheadCache[str, str] = RefreshAheadCache(2.0, clock=clock)
-    cache.put("k", "v1")
+    clock, source, cache = holding("v1")
     source.gate.clear()  # a reload, if one starts, never finishes
 
     clock.now += 1.9
@@ -51,9 +57,7 @@ async def test_a_value_is_served_until_it_expires_and_never_after() -> None:
 
 
 async def test_in_its_second_half_a_value_is_reloaded_once_in_the_background() -> None:
-    clock, source = Clock(), Source()
-    cache: RefreshAheadCache[str, str] = RefreshAheadCache(2.0, clock=clock)
-    cache.put("k", "v1")
+    clock, source, cache = holding("v1")
     source.values["k"] = "v2"
 
     clock.now += 0.9
@@ -72,9 +76,7 @@ async def test_in_its_second_half_a_value_is_reloaded_once_in_the_background() -
 
 
 async def test_a_reload_that_finds_nothing_drops_the_value() -> None:
-    clock, source = Clock(), Source()
-    cache: RefreshAheadCache[str, str] = RefreshAheadCache(2.0, clock=clock)
-    cache.put("k", "v1")
+    clock, source, cache = holding("v1")
     clock.now += 1.5
     assert cache.get("k", source.load) == "v1"
     await settle()
@@ -82,9 +84,7 @@ async def test_a_reload_that_finds_nothing_drops_the_value() -> None:
 
 
 async def test_forgetting_a_value_stops_a_reload_from_putting_it_back() -> None:
-    clock, source = Clock(), Source()
-    cache: RefreshAheadCache[str, str] = RefreshAheadCache(2.0, clock=clock)
-    cache.put("k", "old")
+    clock, source, cache = holding("old")
     source.values["k"] = "read before the change"
     source.gate.clear()
     clock.now += 1.5
@@ -101,8 +101,7 @@ async def test_forgetting_a_value_stops_a_reload_from_putting_it_back() -> None:
 async def test_a_failed_reload_is_logged_and_the_value_expires_as_usual(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clock = Clock()
-    cache: RefreshAheadCache[str, str] = RefreshAheadCache(2.0, clock=clock)
+    clock, _source, cache = holding("v1")
     attempts = 0
 
     async def failing(_key: str) -> str | None:
@@ -110,7 +109,6 @@ async def test_a_failed_reload_is_logged_and_the_value_expires_as_usual(
         attempts += 1
         raise ConnectionError("database unreachable")
 
-    cache.put("k", "v1")
     clock.now += 1.5
     with caplog.at_level(logging.WARNING, logger="subgroups.cache"):
         assert cache.get("k", failing) == "v1"
