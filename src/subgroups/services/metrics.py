@@ -189,7 +189,11 @@ class Metrics:
 
     def value(self, name: str) -> float:
         """This process's count of one of those counters."""
-        return self._registry.get_sample_value(name) or 0.0
+        return self.sample(name)
+
+    def sample(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """This process's value of one series (0 when it has none yet)."""
+        return self._registry.get_sample_value(name, labels) or 0.0
 
     def close(self) -> None:
         """At a worker's orderly end: its gauges stop counting (its counters stay, as they must)."""

@@ -58,7 +58,11 @@ class PostgresDatabase(Database):
 
     def _full(self) -> bool:
         pool = self._engine.sync_engine.pool
-        return isinstance(pool, QueuePool) and pool.checkedout() >= self._pool_size
+        return (
+            self._lending.recording
+            and isinstance(pool, QueuePool)
+            and pool.checkedout() >= self._pool_size
+        )
 
     @asynccontextmanager
     async def raw(self) -> AsyncIterator[asyncpg.Connection]:
@@ -70,7 +74,12 @@ class PostgresDatabase(Database):
         """
         with unavailable_on_failure():
             pool = self._raw_pool or await self._make_raw_pool()
-            full = pool.get_idle_size() == 0 and pool.get_size() >= self._pool_size
+            # get_idle_size() walks the pool: only asked when the answer is recorded.
+            full = (
+                self._raw_lending.recording
+                and pool.get_idle_size() == 0
+                and pool.get_size() >= self._pool_size
+            )
             asked = time.perf_counter() if full else 0.0
             async with pool.acquire() as conn:
                 with self._raw_lending.lent(full=full, asked=asked):
@@ -107,6 +116,7 @@ class PoolLending:
 
     def __init__(self, metrics: Metrics | None, pool: str, size: int) -> None:
         self._metrics = metrics
+        self.recording = metrics is not None
         if metrics is not None:
             metrics.pool_size.labels(pool).set(size)
             self._in_use = metrics.pool_in_use.labels(pool)
