@@ -154,8 +154,16 @@ def _log_request(
 ) -> None:
     key = state.get("api_key")
     client = scope.get("client")
-    access_log.info(
+    # The record is made and handed over directly: `Logger.info` would also look up the calling
+    # frame (file, line, function), which no line writes, at every request.
+    record = access_log.makeRecord(
+        access_log.name,
+        logging.INFO,
+        "",
+        0,
         "request",
+        (),
+        None,
         extra={
             "request_id": state.get("request_id"),
             "method": scope["method"],
@@ -168,6 +176,7 @@ def _log_request(
             "client_ip": client[0] if client else None,
         },
     )
+    access_log.handle(record)
 
 
 def _route(scope: Scope) -> str | None:
