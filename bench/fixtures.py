@@ -104,20 +104,21 @@ class Fixture:
 
     def seed(self, mix: Mix) -> None:
         """Creates every profile the mix names, so that a run measures changes, not sign-ups."""
-        group_id = self.new_group("seed")
+        self.subscribe_all(self.new_group("seed"), mix, analyse=True)
+
+    def subscribe_all(self, group_id: str, mix: Mix, *, analyse: bool = False) -> None:
+        """A state in `group_id` for every profile of the mix (what reads then find)."""
         if mix.mode == "email":
             values = [f"{mix.value(i)}@bench.example" for i in range(mix.pool)]
-            field = "email"
         else:
             values = [mix.value(i) for i in range(mix.pool)]
-            field = "external_id"
 
         async def action(services: Services) -> None:
             for start in range(0, len(values), SEED_BATCH):
                 batch = values[start : start + SEED_BATCH]
                 request = (
                     GroupRequest(group_id, "subscribed", email=batch)
-                    if field == "email"
+                    if mix.mode == "email"
                     else GroupRequest(group_id, "subscribed", external_id=batch)
                 )
                 await services.subscriptions.set_states(
@@ -125,9 +126,10 @@ class Fixture:
                     requests=[request],
                     actor=Actor(Source.CLI),
                 )
-            # Fresh statistics, as a database in service has: the planner then looks profiles
-            # up by their unique index instead of scanning the workspace.
-            await services.db.write(lambda conn: conn.execute(text("ANALYZE")))
+            if analyse:
+                # Fresh statistics, as a database in service has: the planner then looks
+                # profiles up by their unique index instead of scanning the workspace.
+                await services.db.write(lambda conn: conn.execute(text("ANALYZE")))
 
         self._run(action)
 

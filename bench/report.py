@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import read_targets
 from bench.results import Row
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -145,6 +146,7 @@ def targets(report: Report) -> list[str]:
             f" {last.rss_kib / 1024:.0f} MiB after {last.requests:,} requests, peak {peak:.0f} MiB"
             f" | {first.rss_kib / 1024:.0f} MiB after warm-up | {growth:+.1%} | {verdict(ok)} |"
         )
+    lines += read_targets.lines(rows)
     if not lines:
         return []
     return [

@@ -6,6 +6,7 @@
 --   mode "overlap" 50 external ids drawn at random from a pool of `pool` ids shared by every
 --                  connection, in a random order, with a random state
 --   mode "get50"   GET /subscription/status/get for 50 external ids, walking the pool like ext50
+--   mode "user1"   GET /subscription/user/status for one external id, walking the pool
 -- In "email" and "ext50" requests walk the pool in order and each pass flips the state
 -- (subscribed, unsubscribed, subscribed ...), so against a group that is new at the start of the
 -- run every request changes every state it names: the heaviest honest mix for the write path.
@@ -57,6 +58,8 @@ function request()
     for j = 0, 49 do query[#query + 1] = "external_id=" .. name(b * 50 + j) end
     return wrk.format("GET", "/subscription/status/get?subscription_group_id=" .. group .. "&"
       .. table.concat(query, "&"))
+  elseif mode == "user1" then
+    return wrk.format("GET", "/subscription/user/status?external_id=" .. name(k % pool))
   elseif mode == "ext50" then
     local batches = math.floor(pool / 50)
     local b = k % batches

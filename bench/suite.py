@@ -25,12 +25,23 @@ from bench.servers import baseline_command, rss_kib, running, service_command
 EMAIL = Mix("email", 2000, "e")
 EXT50 = Mix("ext50", 10_000, "x")
 OVERLAP = Mix("overlap", 200, "o")
-SCENARIO = {"email": "set, 1 email", "ext50": "set, 50 external ids", "overlap": "overlapping"}
+# Reads over the profiles EXT50 made, in a group whose states its runs set.
+GET50 = Mix("get50", 10_000, "x")
+USER1 = Mix("user1", 10_000, "x")
+SCENARIO = {
+    "email": "set, 1 email",
+    "ext50": "set, 50 external ids",
+    "overlap": "overlapping",
+    "get50": "status/get, 50 external ids",
+    "user1": "user/status, 1 external id",
+}
 PGBENCH = "pgbench, same SQL as 50 ids"
 PG_DATABASE = "subgroups_bench"
 BASELINE = "bare Starlette endpoint"
 SETTLE_SECONDS = 2.0
 SQLITE_NORMAL = "SQLite, synchronous=NORMAL"
+METRICS_ON = "metrics on"
+METRICS_OFF = "metrics off"
 
 
 @dataclass
@@ -51,10 +62,13 @@ class Plan:
         print(row.line(), flush=True)
 
     def baseline(self, connections: int, workers: int = 1) -> float | None:
-        for row in self.rows:
-            if (row.scenario, row.connections, row.workers) == (BASELINE, connections, workers):
-                return row.rps
-        return None
+        """The bare endpoint's rate: the mean of its runs so far (before and after the service's)."""
+        found = [
+            row.rps
+            for row in self.rows
+            if (row.scenario, row.connections, row.workers) == (BASELINE, connections, workers)
+        ]
+        return sum(found) / len(found) if found else None
 
 
 def parse_args(argv: list[str]) -> Plan:
@@ -91,9 +105,16 @@ def main(argv: list[str] | None = None) -> None:
         with database(backend, plan) as url:
             run_service(plan, backend, url, workers=1)
             if not plan.quick:
+                run_metrics_cost(plan, backend, url)
                 run_workers(plan, backend, url)
                 if backend == "sqlite":
                     run_sqlite_normal(plan, url)
+    # The machine is shared and its speed drifts: the baseline again, after the service's runs,
+    # and each ratio against the mean of both.
+    run_baseline(plan, workers=1, connections_list=plan.connections)
+    for row in plan.rows:
+        if row.baseline_rps is not None:
+            row.baseline_rps = plan.baseline(row.connections, row.workers)
     report.write(plan_report(plan, machine))
 
 
@@ -184,6 +205,13 @@ def run_service(plan: Plan, backend: str, url: str, *, workers: int) -> None:
                 plan.memory.append(report.MemorySample(backend, served, rss_kib(server)))
                 if backend == "postgresql" and mix is EXT50:
                     measure_pgbench(plan, fixture, connections)
+        read_group = fixture.new_group("reads")
+        fixture.subscribe_all(read_group, EXT50)
+        for mix in (GET50, USER1):
+            for connections in plan.connections:
+                result = measure_read(plan, server, fixture, backend, mix, connections, read_group)
+                served += result.requests
+                plan.memory.append(report.MemorySample(backend, served, rss_kib(server)))
         if not plan.quick:
             for connections in (4, 64):
                 result = measure(plan, server, fixture, backend, workers, OVERLAP, connections)
@@ -274,6 +302,56 @@ def measure(
         )
     )
     return result
+
+
+def measure_read(
+    plan: Plan,
+    server: ServerProcess,
+    fixture: Fixture,
+    backend: str,
+    mix: Mix,
+    connections: int,
+    group_id: str,
+) -> LoadResult:
+    result = load(
+        server, plan, key=fixture.tenant.key, group_id=group_id, mix=mix, connections=connections
+    )
+    plan.record(
+        Row(
+            SCENARIO[mix.mode],
+            "SQLite" if backend == "sqlite" else "PostgreSQL",
+            1,
+            connections,
+            result.rps,
+            result.p50_ms,
+            result.p99_ms,
+            failures=result.errors + result.bad_status,
+            baseline_rps=plan.baseline(connections),
+        )
+    )
+    return result
+
+
+def run_metrics_cost(plan: Plan, backend: str, url: str) -> None:
+    """set, 1 email at 16 connections on a server recording metrics and on one that does not
+    (SUBGROUPS_METRICS=off), both started before either is measured, in turns (on, off, on,
+    off), so that the machine's drift weighs on both alike."""
+    fixture = Fixture(url)
+    on_log, off_log = (
+        plan.logs / f"{backend}-metrics-on.log",
+        plan.logs / f"{backend}-metrics-off.log",
+    )
+    off_env = {"SUBGROUPS_METRICS": "off"}
+    with (
+        warmed_up(plan, fixture, service_command(url, 1), on_log) as on,
+        warmed_up(plan, fixture, service_command(url, 1), off_log, off_env) as off,
+    ):
+        name = "SQLite" if backend == "sqlite" else "PostgreSQL"
+        for _ in range(2):
+            for server, label in ((on, METRICS_ON), (off, METRICS_OFF)):
+                measure(plan, server, fixture, backend, 1, EMAIL, 16, label=f"{name}, {label}")
+        scan_log(plan, on, f"{name}, {METRICS_ON}")
+        scan_log(plan, off, f"{name}, {METRICS_OFF}")
 
 
 def measure_pgbench(plan: Plan, fixture: Fixture, connections: int) -> None:

@@ -86,6 +86,12 @@ class Settings:
     webhook_poll_seconds: float = 0.2
     # Delivered rows are kept this many days (failed and pending ones until they are replayed).
     webhook_keep_days: float = 7.0
+    # "off" stops recording requests, the writer's batches and the pools (GET /metrics still
+    # answers, with the counters that are not on a hot path): for measuring what recording costs.
+    metrics: str = "on"
+    # Where the workers of one server keep their metrics, so that one scrape sees them all; set
+    # by `subgroups serve --workers N` for its workers (prometheus_client's own variable).
+    metrics_multiprocess_dir: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -117,6 +123,8 @@ class Settings:
             webhook_lease_seconds=_float(env, "SUBGROUPS_WEBHOOK_LEASE_SECONDS", 30.0),
             webhook_poll_seconds=_float(env, "SUBGROUPS_WEBHOOK_POLL_SECONDS", 0.2),
             webhook_keep_days=_float(env, "SUBGROUPS_WEBHOOK_KEEP_DAYS", 7.0),
+            metrics=env.get("SUBGROUPS_METRICS", "on").lower(),
+            metrics_multiprocess_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
         settings.check(database_url_source="SUBGROUPS_DATABASE_URL")
         return settings
@@ -166,6 +174,8 @@ class Settings:
             raise SettingsError("SUBGROUPS_WEBHOOK_LEASE_SECONDS must be at least 1")
         if not 0 < self.webhook_poll_seconds <= 60:
             raise SettingsError("SUBGROUPS_WEBHOOK_POLL_SECONDS must be above 0 and at most 60")
+        if self.metrics not in ("on", "off"):
+            raise SettingsError("SUBGROUPS_METRICS must be on or off")
 
     def redacted_database_url(self) -> str:
         return make_url(self.database_url).render_as_string(hide_password=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from subgroups.config import Settings
 from subgroups.services.feed import FeedService
@@ -11,7 +12,7 @@ from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
 from subgroups.services.keys import KeyService
 from subgroups.services.links import LinkService
-from subgroups.services.metrics import Metrics
+from subgroups.services.metrics import Metrics, backlog_families
 from subgroups.services.operators import OperatorService
 from subgroups.services.person import PersonService
 from subgroups.services.ports import (
@@ -41,6 +42,9 @@ from subgroups.storage.reports import SqlReportStore
 from subgroups.storage.sealed_secrets import LazySecretBox
 from subgroups.storage.webhooks import SqlWebhookStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +89,17 @@ class Services:
             keep_days=settings.webhook_keep_days,
         )
 
+    group_cache: CachedGroupStore
+
     async def schema_is_current(self) -> bool:
         return await is_current(self.db)
 
     async def aclose(self) -> None:
         await self.keys.flush()
+        await self.group_cache.close()
         await self.counters.aclose()
         await self.db.dispose()
+        self.metrics.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +112,7 @@ class Backend:
     feed: ChangeFeed
 
 
-def open_backend(settings: Settings) -> Backend:
+def open_backend(settings: Settings, metrics: Metrics | None = None) -> Backend:
     """The one place that chooses between SQLite and PostgreSQL.
 
     Each backend's modules are imported here, when chosen: a SQLite process (every CLI command
@@ -121,6 +129,7 @@ def open_backend(settings: Settings) -> Backend:
             settings.database_url,
             pool_size=settings.db_pool_size,
             synchronous=settings.sqlite_synchronous,
+            metrics=metrics,
         )
         return Backend(
             sqlite,
@@ -131,7 +140,9 @@ def open_backend(settings: Settings) -> Backend:
     from subgroups.storage.postgres_database import PostgresDatabase
     from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 
-    postgres = PostgresDatabase(settings.database_url, pool_size=settings.db_pool_size)
+    postgres = PostgresDatabase(
+        settings.database_url, pool_size=settings.db_pool_size, metrics=metrics
+    )
     return Backend(
         postgres,
         PostgresSubscriptionStore(postgres),
@@ -142,13 +153,27 @@ def open_backend(settings: Settings) -> Backend:
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    backend = open_backend(settings)
+    metrics = Metrics(
+        multiprocess_dir=settings.metrics_multiprocess_dir, enabled=settings.metrics == "on"
+    )
+    recording = metrics if metrics.enabled else None
+    backend = open_backend(settings, recording)
     db = backend.db
     workspaces = SqlWorkspaceStore(db)
     groups = CachedGroupStore(SqlGroupStore(db), seconds=settings.group_cache_seconds)
-    metrics = Metrics()
     counters = CounterStores(settings.redis_url, prefix=settings.redis_prefix)
     webhooks = SqlWebhookStore(db, LazySecretBox(settings))
+    webhook_service = WebhookService(
+        webhooks=webhooks,
+        workspaces=workspaces,
+        clock=clock,
+        allow_private=settings.webhook_allow_private,
+    )
+
+    async def webhook_backlog() -> list[Metric]:
+        return backlog_families(await webhook_service.backlog(), now=clock.now())
+
+    metrics.add_scrape_collector(webhook_backlog)
     link_store = SqlLinkStore(db)
     report_store = SqlReportStore(db)
     links = LinkService(
@@ -164,17 +189,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             clock=clock,
             cache_seconds=settings.key_cache_seconds,
             touch_seconds=settings.key_touch_seconds,
+            metrics=recording,
         ),
         groups=GroupService(groups=groups, workspaces=workspaces, clock=clock),
         subscriptions=SubscriptionService(groups=groups, store=backend.subscriptions, clock=clock),
         status=StatusService(groups=groups, reader=backend.status),
         feed=FeedService(feed=backend.feed),
-        webhooks=WebhookService(
-            webhooks=webhooks,
-            workspaces=workspaces,
-            clock=clock,
-            allow_private=settings.webhook_allow_private,
-        ),
+        webhooks=webhook_service,
         operators=OperatorService(
             operators=SqlOperatorStore(db),
             clock=clock,
@@ -209,4 +230,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         clock=clock,
         change_feed=backend.feed,
         webhook_queue=webhooks,
+        group_cache=groups,
     )

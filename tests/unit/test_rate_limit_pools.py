@@ -56,4 +56,4 @@ async def test_refusals_are_counted_in_the_metrics() -> None:
         await limits.hit(workspace_id=1, permission=Permission.STATUS_SET)
 
     assert metrics.value("subgroups_rate_limited_total") == 2
-    assert "subgroups_rate_limited_total 2\n" in metrics.render()
+    assert b"subgroups_rate_limited_total 2.0\n" in await metrics.render()

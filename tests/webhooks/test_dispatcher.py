@@ -273,7 +273,7 @@ async def test_metrics_show_the_backlog_and_what_was_delivered(hooks: Services) 
         async def scraped() -> str:
             return (await scraper.get("/metrics")).text
 
-        await until(lambda: _has(scraped(), "subgroups_webhook_deliveries_queued 2\n"))
+        await until(lambda: _has(scraped(), "subgroups_webhook_deliveries_queued 2.0\n"))
         waiting = await scraped()
         [age_line] = [
             line
@@ -284,12 +284,12 @@ async def test_metrics_show_the_backlog_and_what_was_delivered(hooks: Services) 
         assert age > 0
         with receiving([new.secret], port=down.port) as up:
             await up.wait_for(made)
-            await until(lambda: _has(scraped(), "subgroups_webhook_deliveries_queued 0\n"))
+            await until(lambda: _has(scraped(), "subgroups_webhook_deliveries_queued 0.0\n"))
         done = await scraped()
         await scraper.aclose()
     assert "subgroups_webhook_oldest_undelivered_age_seconds 0.0\n" in done
-    assert "subgroups_webhook_deliveries_delivered_total 2\n" in done
-    assert "subgroups_webhook_deliveries_failed 0\n" in done
+    assert "subgroups_webhook_deliveries_delivered_total 2.0\n" in done
+    assert "subgroups_webhook_deliveries_failed 0.0\n" in done
 
 
 async def _has(text: Awaitable[str], line: str) -> bool:

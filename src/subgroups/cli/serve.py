@@ -7,9 +7,12 @@ import errno
 import os
 import secrets
 import shlex
+import shutil
 import socket
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,6 +34,8 @@ DEMO_ADMIN = "demo@example.com"
 
 F = TypeVar("F", bound=Callable[..., Any])
 HTTP_PROTOCOL = "subgroups.web.server.http_protocol:BoundedHttpToolsProtocol"
+# prometheus_client's multiprocess mode reads its directory from this variable (see _serve).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def _options(command: F) -> F:
@@ -127,14 +132,33 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
 
     # Worker processes build their own settings from the environment; hand them the database.
     os.environ["SUBGROUPS_DATABASE_URL"] = settings.database_url
-    uvicorn.run(
-        "subgroups.web.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **uvicorn_options(settings),
-    )
+    with _metrics_directory(workers):
+        uvicorn.run(
+            "subgroups.web.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            **uvicorn_options(settings),
+        )
+
+
+@contextmanager
+def _metrics_directory(workers: int) -> Iterator[None]:
+    """Several workers record their metrics in files of one directory, which any of them reads
+    to answer a scrape (`services/metrics.py`): a new one for each run, removed after it, unless
+    the operator chose one (PROMETHEUS_MULTIPROC_DIR, which they must then empty before a start).
+    One worker keeps them in memory."""
+    if workers < 2 or os.environ.get(MULTIPROCESS_DIR):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="subgroups-metrics-")
+    os.environ[MULTIPROCESS_DIR] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIR]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @click.command()

@@ -4,20 +4,18 @@ Only groups that were found are remembered, so a group created a moment ago is s
 What a set request uses of a group (its key, channel and archival) changes only by archiving,
 and archival is enforced again inside the write transaction (SubscriptionStore.apply), so a stale
 entry can at worst let a request reach that check instead of being refused one step earlier.
-Archiving or renaming through this process forgets the group at once.
+Archiving or renaming through this process forgets the group at once. A busy group is reloaded in
+the background before it expires (`refresh_ahead.py`).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 from datetime import datetime
 
 from subgroups.domain.models import Channel, Group
 from subgroups.services.ports import GroupStore
-
-# Bounded so that a flood of distinct (valid) group ids cannot grow the process without limit.
-MAX_ENTRIES = 10_000
+from subgroups.services.refresh_ahead import RefreshAheadCache
 
 
 class CachedGroupStore:
@@ -25,27 +23,28 @@ class CachedGroupStore:
 
     def __init__(self, store: GroupStore, *, seconds: float) -> None:
         self._store = store
-        self._seconds = seconds
-        self._found: dict[tuple[int, str], tuple[float, Group]] = {}
+        self._found: RefreshAheadCache[tuple[int, str], Group] = RefreshAheadCache(seconds)
 
     async def find(self, workspace_id: int, group_ids: Collection[str]) -> dict[str, Group]:
-        now = time.monotonic()
         hits: dict[str, Group] = {}
         for gid in group_ids:
-            entry = self._found.get((workspace_id, gid))
-            if entry is None or entry[0] <= now:
+            group = self._found.get((workspace_id, gid), self._reload)
+            if group is None:
                 break
-            hits[gid] = entry[1]
+            hits[gid] = group
         else:
             return hits
         found = await self._store.find(workspace_id, group_ids)
-        if self._seconds > 0:
-            if len(self._found) >= MAX_ENTRIES:
-                self._found.clear()
-            expires = now + self._seconds
-            for gid, group in found.items():
-                self._found[(workspace_id, gid)] = (expires, group)
+        for gid, group in found.items():
+            self._found.put((workspace_id, gid), group)
         return found
+
+    async def close(self) -> None:
+        await self._found.close()
+
+    async def _reload(self, key: tuple[int, str]) -> Group | None:
+        workspace_id, group_id = key
+        return (await self._store.find(workspace_id, [group_id])).get(group_id)
 
     async def create(
         self,
@@ -70,11 +69,11 @@ class CachedGroupStore:
         return await self._store.list(workspace_id)
 
     async def archive(self, workspace_id: int, group_id: str, *, at: datetime) -> Group | None:
-        self._found.pop((workspace_id, group_id), None)
+        self._found.forget((workspace_id, group_id))
         return await self._store.archive(workspace_id, group_id, at=at)
 
     async def update(
         self, workspace_id: int, group_id: str, *, name: str, description: str | None
     ) -> Group | None:
-        self._found.pop((workspace_id, group_id), None)
+        self._found.forget((workspace_id, group_id))
         return await self._store.update(workspace_id, group_id, name=name, description=description)

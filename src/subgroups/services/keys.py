@@ -7,7 +7,8 @@ as safe as a slow one, and it keeps authentication off the request's critical pa
 Revocation and the cache: a key found valid is remembered for `cache_seconds` (default 2), so a key
 revoked by another process (the CLI, another server process) can still be accepted for that long.
 A revocation made through this service clears its own cache at once, and a key rotated with a grace
-period stops at its stop time exactly, cached or not.
+period stops at its stop time exactly, cached or not. A key in use is reloaded in the background
+before it expires (`refresh_ahead.py`), so requests do not wait for that look-up.
 
 `last_used_at` is written at most once per `touch_seconds` per key and process, by a background
 task: a request never waits for that write.
@@ -25,9 +26,13 @@ import time
 from collections.abc import Iterable
 from datetime import timedelta
 
+from prometheus_client import Counter
+
 from subgroups.domain.models import ALL_PERMISSIONS, ApiKey, NewApiKey, Permission
 from subgroups.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
+from subgroups.services.metrics import Metrics
 from subgroups.services.ports import Clock, KeyStore, WorkspaceStore
+from subgroups.services.refresh_ahead import RefreshAheadCache
 
 log = logging.getLogger("subgroups.keys")
 
@@ -52,14 +57,20 @@ class KeyService:
         clock: Clock,
         cache_seconds: float = 0.0,
         touch_seconds: float = 300.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._keys = keys
         self._workspaces = workspaces
         self._clock = clock
         # Known keys are remembered briefly so the hot path skips a database round trip; a revoked
         # key is refused by every process within this many seconds.
-        self._cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, ApiKey]] = {}
+        self._cache: RefreshAheadCache[str, ApiKey] = RefreshAheadCache(cache_seconds)
+        # The two children of the counter, found once: `labels()` per request costs a lookup.
+        self._cache_hits: Counter | None = None
+        self._cache_misses: Counter | None = None
+        if metrics is not None:
+            self._cache_hits = metrics.key_cache.labels(result="hit")
+            self._cache_misses = metrics.key_cache.labels(result="miss")
         self._touch_seconds = touch_seconds
         self._touched: dict[int, float] = {}
         self._touches: set[asyncio.Task[None]] = set()
@@ -98,15 +109,17 @@ class KeyService:
             raise AuthenticationFailed()
         digest = hash_secret(secret)
         now = self._clock.now()
-        cached = self._cache.get(digest)
-        fresh = cached is not None and cached[0] > time.monotonic()
-        key = cached[1] if cached is not None and fresh else await self._keys.find_by_hash(digest)
+        cached = self._cache.get(digest, self._keys.find_by_hash)
+        key = cached if cached is not None else await self._keys.find_by_hash(digest)
         stored = key.secret_hash if key is not None else _NO_HASH
         if not hmac.compare_digest(stored, digest) or key is None or not key.is_live(now):
-            self._cache.pop(digest, None)
+            self._cache.forget(digest)
             raise AuthenticationFailed()
-        if not fresh and self._cache_seconds > 0:
-            self._cache[digest] = (time.monotonic() + self._cache_seconds, key)
+        if cached is None:
+            self._cache.put(digest, key)
+        counted = self._cache_misses if cached is None else self._cache_hits
+        if counted is not None:
+            counted.inc()
         self._touch_later(key)
         return key
 
@@ -130,6 +143,7 @@ class KeyService:
         """Waits for the pending last_used_at writes (at shutdown, and in tests)."""
         while self._touches:
             await asyncio.gather(*self._touches)
+        await self._cache.close()
 
     async def list(self, *, workspace_id: int | None = None) -> list[ApiKey]:
         return await self._keys.list(workspace_id)
@@ -176,7 +190,7 @@ class KeyService:
         return NewApiKey(key, secret)
 
     def _forget(self, key_id: int) -> None:
-        self._cache = {d: entry for d, entry in self._cache.items() if entry[1].id != key_id}
+        self._cache.forget_if(lambda key: key.id == key_id)
 
 
 def new_secret() -> str:

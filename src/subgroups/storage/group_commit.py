@@ -38,8 +38,11 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
+
+from subgroups.services.metrics import Metrics
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
@@ -54,11 +57,16 @@ _STOP: Final = None
 
 class SqliteWriter:
     def __init__(
-        self, connect: Callable[[], sqlite3.Connection], *, lock_path: str | None = None
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        lock_path: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """`lock_path`: the file on whose lock the writers of several processes take turns (see
         above); None for a database no other process writes (in memory)."""
         self._connect = connect
+        self._metrics = metrics
         self._writer_lock = _WriterLock(lock_path)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -140,6 +148,9 @@ class SqliteWriter:
                         self._jobs.put(_STOP)  # finish this batch, then stop
                         break
                     batch.append(more)
+                if self._metrics is not None:
+                    self._metrics.writer_batch_size.observe(len(batch))
+                    self._metrics.writer_queue_depth.set(self._jobs.qsize())
                 if conn is None:
                     try:
                         conn = self._open()
@@ -188,7 +199,10 @@ class SqliteWriter:
                 else:
                     outcomes.append((job, True, result))
                 conn.execute("RELEASE request")
+            began = time.perf_counter()
             conn.execute("COMMIT")
+            if self._metrics is not None:
+                self._metrics.writer_commit_seconds.observe(time.perf_counter() - began)
         except Exception as error:  # BEGIN or COMMIT failed: nothing of the batch is written
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

@@ -1,26 +1,24 @@
 """The read side of subscription state: a few indexed queries, each read in one snapshot.
 
 `status/get` is one statement whatever the number of identifiers, sent without SQLAlchemy (see
-`status_lookup.py`); its group comes from the group store. `user/status` is three queries in one
-snapshot: a count, one page of profiles, and their states.
+`status_lookup.py`); its group comes from the group store. `user/status` is one statement too: the
+count, one page of profiles, and their states (see `user_lookup.py`).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
 import orjson
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from subgroups.domain.models import State
 from subgroups.domain.reads import GroupStatus, IdentifierKind, UserPage, UserStatus
-from subgroups.storage import status_lookup
+from subgroups.storage import status_lookup, user_lookup
 from subgroups.storage.engine import Database
-from subgroups.storage.tables import profiles, subscription_groups, subscription_states
 
 if TYPE_CHECKING:  # each backend's driver is loaded only where that backend is used
     from subgroups.storage.postgres_database import PostgresDatabase
@@ -73,54 +71,31 @@ class StatusReads(abc.ABC):
         wanted = _storable(values)
         if not wanted:
             return UserPage([], 0)
-        matching = (profiles.c.workspace_id == workspace_id, profiles.c[kind].in_(wanted))
-        async with self._db.snapshot() as conn:
-            total = (
-                await conn.execute(select(func.count()).select_from(profiles).where(*matching))
-            ).scalar_one()
-            if offset >= total:
-                return UserPage([], total)
-            page = (
-                await conn.execute(
-                    select(
-                        profiles.c.id, profiles.c.external_id, profiles.c.email, profiles.c.phone
-                    )
-                    .where(*matching)
-                    .order_by(profiles.c.id)
-                    .limit(limit)
-                    .offset(offset)
-                )
-            ).all()
-            groups = await self._groups_of(conn, [row.id for row in page])
-        return UserPage(
-            [
-                UserStatus(row.external_id, row.email, row.phone, tuple(groups.get(row.id, ())))
-                for row in page
-            ],
-            total,
-        )
+        rows = await self._user_rows(workspace_id, kind, wanted, limit, offset)
+        return _user_page(rows)
 
-    async def _groups_of(
-        self, conn: AsyncConnection, profile_ids: list[int]
-    ) -> Mapping[int, list[GroupStatus]]:
-        query = (
-            select(
-                subscription_states.c.profile_id,
-                subscription_groups.c.id,
-                subscription_groups.c.name,
-                subscription_groups.c.channel,
-                subscription_states.c.subscribed,
-            )
-            .join(subscription_groups, subscription_groups.c.pk == subscription_states.c.group_pk)
-            .where(subscription_states.c.profile_id.in_(profile_ids))
-            .order_by(subscription_states.c.profile_id, subscription_groups.c.pk)
-        )
-        groups: dict[int, list[GroupStatus]] = {}
-        for profile_id, group_id, name, channel, subscribed in await conn.execute(query):
-            groups.setdefault(profile_id, []).append(
-                GroupStatus(group_id, name, channel, _state(subscribed))
-            )
-        return groups
+    @abc.abstractmethod
+    async def _user_rows(
+        self, workspace_id: int, kind: IdentifierKind, values: list[str], limit: int, offset: int
+    ) -> Sequence[user_lookup.Row]:
+        """The rows of `user_lookup`'s statement for one page."""
+
+
+def _user_page(rows: Sequence[user_lookup.Row]) -> UserPage:
+    """A page from `user_lookup`'s rows: the count in each, then each profile's states in a run."""
+    found: dict[int, tuple[UserStatus, list[GroupStatus]]] = {}
+    for _total, profile_id, external_id, email, phone, group_id, name, channel, subscribed in rows:
+        if profile_id is None:  # a page past the last profile: the count alone
+            continue
+        entry = found.get(profile_id)
+        if entry is None:
+            entry = found[profile_id] = (UserStatus(external_id, email, phone, ()), [])
+        if group_id is not None:
+            entry[1].append(GroupStatus(group_id, name, channel, _state(subscribed)))
+    return UserPage(
+        [replace(user, groups=tuple(groups)) for user, groups in found.values()],
+        rows[0][0] if rows else 0,
+    )
 
 
 class SqliteStatusReader(StatusReads):
@@ -143,6 +118,20 @@ class SqliteStatusReader(StatusReads):
             )
         )
 
+    async def _user_rows(
+        self, workspace_id: int, kind: IdentifierKind, values: list[str], limit: int, offset: int
+    ) -> Sequence[user_lookup.Row]:
+        return await self._readers.run(
+            partial(
+                user_lookup.sqlite_rows,
+                kind=kind,
+                workspace_id=workspace_id,
+                values=orjson.dumps(values).decode(),
+                limit=limit,
+                offset=offset,
+            )
+        )
+
 
 class PostgresStatusReader(StatusReads):
     """The lookup on the raw asyncpg pool: one prepared statement, one round trip."""
@@ -157,5 +146,14 @@ class PostgresStatusReader(StatusReads):
         async with self._pg.raw() as conn:
             rows: Sequence[tuple[str, bool | None]] = await conn.fetch(
                 status_lookup.POSTGRES[kind], workspace_id, group_pk, values
+            )
+            return rows
+
+    async def _user_rows(
+        self, workspace_id: int, kind: IdentifierKind, values: list[str], limit: int, offset: int
+    ) -> Sequence[user_lookup.Row]:
+        async with self._pg.raw() as conn:
+            rows: Sequence[user_lookup.Row] = await conn.fetch(
+                user_lookup.POSTGRES[kind], workspace_id, values, limit, offset
             )
             return rows

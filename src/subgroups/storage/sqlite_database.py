@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from subgroups.services.metrics import Metrics
 from subgroups.storage.engine import Database, T, WriteFn, async_url
 from subgroups.storage.failures import unavailable_on_failure
 from subgroups.storage.group_commit import SqliteWriter
@@ -40,7 +41,14 @@ BUSY_TIMEOUT_MS: Final = 10_000
 
 
 class SqliteDatabase(Database):
-    def __init__(self, url: str, *, pool_size: int = 10, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        synchronous: str = "FULL",
+        metrics: Metrics | None = None,
+    ) -> None:
         self.url = url
         path = make_url(url).database or ":memory:"
 
@@ -48,7 +56,9 @@ class SqliteDatabase(Database):
             return _connect(path, synchronous)
 
         self.writer = SqliteWriter(
-            connect, lock_path=None if path in ("", ":memory:") else f"{path}-writer.lock"
+            connect,
+            lock_path=None if path in ("", ":memory:") else f"{path}-writer.lock",
+            metrics=metrics,
         )
         self.readers = SqliteReaders(connect, threads=pool_size)
         self._reader = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=0)

@@ -37,25 +37,23 @@ WHERE p.workspace_id = {workspace} AND p.{column} {values}
 """
 
 
-def _by_kind(*, workspace: str, state_key: str, values: str) -> dict[IdentifierKind, str]:
-    """The statement for each kind of identifier, in one dialect's placeholders."""
-    return {
-        kind: _TEMPLATE.format(column=kind, workspace=workspace, state_key=state_key, values=values)
-        for kind in KINDS
-    }
+def by_kind(template: str, **parts: str) -> dict[IdentifierKind, str]:
+    """`template` for each kind of identifier (its `{column}`), with one dialect's `parts`."""
+    return {kind: template.format(column=kind, **parts) for kind in KINDS}
 
+
+# The values as a JSON array: one statement text whatever their number, so sqlite3 prepares it once.
+SQLITE_VALUES: Final = "IN (SELECT value FROM json_each(:values))"
 
 # $1 workspace id, $2 group pk, $3 the values as a text array.
-POSTGRES: Final = _by_kind(
+POSTGRES: Final = by_kind(
+    _TEMPLATE,
     workspace="$1",
     state_key="(s.profile_id, s.group_pk) BETWEEN (p.id, $2) AND (p.id, $2)",
     values="= ANY($3::text[])",
 )
-# The values as a JSON array: one statement text whatever their number, so sqlite3 prepares it once.
-SQLITE: Final = _by_kind(
-    workspace=":workspace",
-    state_key="s.group_pk = :group",
-    values="IN (SELECT value FROM json_each(:values))",
+SQLITE: Final = by_kind(
+    _TEMPLATE, workspace=":workspace", state_key="s.group_pk = :group", values=SQLITE_VALUES
 )
 
 

@@ -82,7 +82,13 @@ def create_app(
 
     app = Starlette(
         routes=[*routes(), dashboard_mount(built)],
-        middleware=[Middleware(RequestContext, trusted_proxies=settings.trusted_proxies)],
+        middleware=[
+            Middleware(
+                RequestContext,
+                trusted_proxies=settings.trusted_proxies,
+                metrics=built.metrics if built.metrics.enabled else None,
+            )
+        ],
         exception_handlers=ERROR_HANDLERS,
         lifespan=lifespan,
     )

@@ -21,10 +21,12 @@ import random
 import time
 from typing import Any, Final
 
+from prometheus_client import Counter, Histogram
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from subgroups.domain.models import Network
+from subgroups.services.metrics import Metrics
 from subgroups.web.api.ratelimit import quota_headers
 from subgroups.web.client import forwarded_client
 from subgroups.web.responses import json_response
@@ -55,10 +57,14 @@ class RequestContext:
         *,
         trusted_proxies: tuple[Network, ...] = (),
         security: SecurityHeaders | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app = app
         self.trusted_proxies = trusted_proxies
         self.security = security or SecurityHeaders()
+        self.metrics = metrics
+        # The series of each (method, route, status) seen, found once: `labels()` takes a lock.
+        self._series: dict[tuple[str, str | None, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,8 +106,26 @@ class RequestContext:
             response = json_response({"message": "Internal Server Error"}, 500)
             await response(scope, receive, send_with_context)
         finally:
+            seconds = time.perf_counter() - began
+            route = _route(scope)
+            if self.metrics is not None:
+                self._count(scope["method"], route, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
-                _log_request(scope, state, status, time.perf_counter() - began)
+                _log_request(scope, state, route, status, seconds)
+
+    def _count(self, method: str, route: str | None, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        found = self._series.get(key)
+        if found is None:
+            assert self.metrics is not None
+            # Unmatched paths are one label value: a scanner's paths must not each make a series.
+            label = route or "unmatched"
+            found = self._series[key] = (
+                self.metrics.requests.labels(label, method, str(status or CLIENT_CLOSED_REQUEST)),
+                self.metrics.request_seconds.labels(label),
+            )
+        found[0].inc()
+        found[1].observe(seconds)
 
     def _resolve_client(self, scope: Scope) -> None:
         client = scope.get("client")
@@ -125,15 +149,25 @@ class RequestContext:
         return out
 
 
-def _log_request(scope: Scope, state: dict[str, Any], status: int, seconds: float) -> None:
+def _log_request(
+    scope: Scope, state: dict[str, Any], route: str | None, status: int, seconds: float
+) -> None:
     key = state.get("api_key")
     client = scope.get("client")
-    access_log.info(
+    # The record is made and handed over directly: `Logger.info` would also look up the calling
+    # frame (file, line, function), which no line writes, at every request.
+    record = access_log.makeRecord(
+        access_log.name,
+        logging.INFO,
+        "",
+        0,
         "request",
+        (),
+        None,
         extra={
             "request_id": state.get("request_id"),
             "method": scope["method"],
-            "route": _route(scope),
+            "route": route,
             "path": scope["path"][:MAX_LOGGED_PATH],
             "status": status or None,
             "duration_ms": round(seconds * 1000, 2),
@@ -142,6 +176,7 @@ def _log_request(scope: Scope, state: dict[str, Any], status: int, seconds: floa
             "client_ip": client[0] if client else None,
         },
     )
+    access_log.handle(record)
 
 
 def _route(scope: Scope) -> str | None:
@@ -149,8 +184,16 @@ def _route(scope: Scope) -> str | None:
     endpoint = scope.get("endpoint")
     if endpoint is None:
         return None
+    found = _paths.get(endpoint)
+    if found is not None:
+        return found
     for route in getattr(scope.get("router"), "routes", ()):
         if getattr(route, "endpoint", None) is endpoint:
             path: str = route.path
+            _paths[endpoint] = path
             return path
     return None
+
+
+# Each endpoint's path template, found once: an endpoint belongs to one route.
+_paths: dict[object, str] = {}
