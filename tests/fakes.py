@@ -337,6 +337,9 @@ class FakeSubscriptionStore:
                     request_id=actor.request_id,
                     client_ip=actor.client_ip,
                     operator=actor.operator,
+                    import_id=actor.import_id,
+                    consented_at=a.consented_at,
+                    consent_source=a.consent_source,
                 )
             )
 

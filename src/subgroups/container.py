@@ -9,10 +9,18 @@ from subgroups.config import Settings
 from subgroups.services.feed import FeedService
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
+from subgroups.services.imports import ImportService
 from subgroups.services.keys import KeyService
 from subgroups.services.metrics import Metrics
 from subgroups.services.operators import OperatorService
-from subgroups.services.ports import ChangeFeed, Clock, StatusReader, SubscriptionStore, SystemClock
+from subgroups.services.ports import (
+    ChangeFeed,
+    Clock,
+    ImportStore,
+    StatusReader,
+    SubscriptionStore,
+    SystemClock,
+)
 from subgroups.services.ratelimits import Pool, RateLimitService
 from subgroups.services.reports import ReportService
 from subgroups.services.status import StatusService
@@ -43,6 +51,7 @@ class Services:
     ratelimits: RateLimitService
     metrics: Metrics
     counters: CounterStores
+    imports: ImportService
 
     async def schema_is_current(self) -> bool:
         return await is_current(self.db)
@@ -61,6 +70,7 @@ class Backend:
     subscriptions: SubscriptionStore
     status: StatusReader
     feed: ChangeFeed
+    imports: ImportStore
 
 
 def open_backend(settings: Settings) -> Backend:
@@ -74,6 +84,7 @@ def open_backend(settings: Settings) -> Backend:
 
     if dialect_of(settings.database_url) == "sqlite":
         from subgroups.storage.sqlite_database import SqliteDatabase
+        from subgroups.storage.sqlite_imports import SqliteImportStore
         from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
 
         sqlite = SqliteDatabase(
@@ -86,8 +97,10 @@ def open_backend(settings: Settings) -> Backend:
             SqliteSubscriptionStore(sqlite),
             SqliteStatusReader(sqlite),
             SqliteChangeFeed(sqlite),
+            SqliteImportStore(sqlite),
         )
     from subgroups.storage.postgres_database import PostgresDatabase
+    from subgroups.storage.postgres_imports import PostgresImportStore
     from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 
     postgres = PostgresDatabase(settings.database_url, pool_size=settings.db_pool_size)
@@ -96,6 +109,7 @@ def open_backend(settings: Settings) -> Backend:
         PostgresSubscriptionStore(postgres),
         PostgresStatusReader(postgres),
         PostgresChangeFeed(postgres),
+        PostgresImportStore(postgres),
     )
 
 
@@ -138,4 +152,11 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         ),
         metrics=metrics,
         counters=counters,
+        imports=ImportService(
+            store=backend.imports,
+            groups=groups,
+            workspaces=workspaces,
+            clock=clock,
+            lease_seconds=settings.import_lease_seconds,
+        ),
     )

@@ -16,6 +16,7 @@ from subgroups.cli.admins import admin
 from subgroups.cli.changes import changes
 from subgroups.cli.db import db
 from subgroups.cli.groups import group
+from subgroups.cli.imports import import_file
 from subgroups.cli.keys import key
 from subgroups.cli.profiles import profile
 from subgroups.cli.serve import demo, serve
@@ -60,5 +61,5 @@ def main() -> None:
     (default: subgroups.db in the current directory) unless --database-url is given."""
 
 
-for command in (db, workspace, key, group, profile, changes, admin, serve, demo):
+for command in (db, workspace, key, group, profile, changes, import_file, admin, serve, demo):
     main.add_command(command)

@@ -116,6 +116,8 @@ class Actor:
     client_ip: str | None = None
     # The dashboard user's email, for changes made from the dashboard.
     operator: str | None = None
+    # The import whose rows cause the changes (source CSV Import).
+    import_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +138,6 @@ class StateChange:
     request_id: str | None
     client_ip: str | None
     operator: str | None = None
+    import_id: str | None = None
+    consented_at: datetime | None = None
+    consent_source: str | None = None

@@ -33,14 +33,22 @@ PER_REQUEST: Final = (
     "request_id",
     "client_ip",
     "operator",
+    "import_id",
+    "consented_at",
+    "consent_source",
 )
 
 
 def request_values(
-    workspace_id: int, a: Assignment, actor: Actor, at: datetime | str
+    workspace_id: int,
+    a: Assignment,
+    actor: Actor,
+    at: datetime | str,
+    consented_at: datetime | str | None = None,
 ) -> tuple[object, ...]:
-    """The values every record of `a` shares, in PER_REQUEST's order (`at` as the backend binds
-    it). A tuple, not a mapping: this runs once per group object on the hot path."""
+    """The values every record of `a` shares, in PER_REQUEST's order (`at` and `consented_at` as
+    the backend binds them; `consented_at` is `a.consented_at` unless given). A tuple, not a
+    mapping: this runs once per group object on the hot path."""
     return (
         workspace_id,
         a.group.id,
@@ -52,6 +60,9 @@ def request_values(
         actor.request_id,
         actor.client_ip,
         actor.operator,
+        actor.import_id,
+        a.consented_at if consented_at is None else consented_at,
+        a.consent_source,
     )
 
 

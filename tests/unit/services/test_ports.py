@@ -23,6 +23,7 @@ from subgroups.services.ports import (
     Clock,
     CounterStore,
     GroupStore,
+    ImportStore,
     KeyStore,
     OperatorStore,
     ReportStore,
@@ -36,9 +37,11 @@ from subgroups.storage.counters import LocalCounters
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.operators import SqlOperatorStore
+from subgroups.storage.postgres_imports import PostgresImportStore
 from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 from subgroups.storage.reads import PostgresStatusReader, SqliteStatusReader
 from subgroups.storage.reports import SqlReportStore
+from subgroups.storage.sqlite_imports import SqliteImportStore
 from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
 from tests.clock import SettableClock
@@ -68,6 +71,7 @@ STATUS_READERS: tuple[type[StatusReader], ...] = (
 CHANGE_FEEDS: tuple[type[ChangeFeed], ...] = (FakeChangeFeed, SqliteChangeFeed, PostgresChangeFeed)
 OPERATOR_STORES: tuple[type[OperatorStore], ...] = (FakeOperatorStore, SqlOperatorStore)
 REPORT_STORES: tuple[type[ReportStore], ...] = (SqlReportStore,)
+IMPORT_STORES: tuple[type[ImportStore], ...] = (SqliteImportStore, PostgresImportStore)
 COUNTER_STORES: tuple[type[CounterStore], ...] = (LocalCounters, RedisStorage)
 CLOCKS: tuple[type[Clock], ...] = (SystemClock, SettableClock)
 
@@ -80,6 +84,7 @@ IMPLEMENTATIONS: list[tuple[type[Any], tuple[type[Any], ...]]] = [
     (ChangeFeed, CHANGE_FEEDS),
     (OperatorStore, OPERATOR_STORES),
     (ReportStore, REPORT_STORES),
+    (ImportStore, IMPORT_STORES),
     (CounterStore, COUNTER_STORES),
     (Clock, CLOCKS),
 ]
