@@ -7,6 +7,7 @@ by a problem of the file itself. Problems of single rows are the rows' own (see 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -40,10 +41,20 @@ def check_file(stream: BinaryIO) -> FileSummary:
     """Reads the whole file once: its hash, size, header and row count. Raises InvalidRequest
     naming the first problem that makes the file unreadable."""
     digest = hashlib.sha256()
-    size = 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    size = lines = 0
     while chunk := stream.read(_CHUNK):
         digest.update(chunk)
         size += len(chunk)
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as error:
+            raise _not_utf8(lines + chunk.count(b"\n", 0, error.start) + 1) from None
+        lines += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise _not_utf8(lines + 1) from None
     stream.seek(0)
     header, records = _records(stream)
     columns = tuple(c for c in header if c in COLUMNS)
@@ -103,10 +114,8 @@ def _numbered(reader: Reader) -> Iterator[tuple[int, list[str]]]:
             record = next(reader)
         except StopIteration:
             return
-        except UnicodeDecodeError:
-            raise InvalidRequest(
-                f"The file is not UTF-8 text: line {reader.line_num + 1} has bytes that are not UTF-8"
-            ) from None
+        except UnicodeDecodeError:  # found by check_file first, with its line
+            raise _not_utf8(reader.line_num + 1) from None
         except csv.Error as error:
             raise InvalidRequest(f"Line {start} cannot be read as CSV: {error}") from None
         line, start = start, reader.line_num + 1
@@ -116,6 +125,10 @@ def _numbered(reader: Reader) -> Iterator[tuple[int, list[str]]]:
             )
         if record:
             yield line, record
+
+
+def _not_utf8(line: int) -> InvalidRequest:
+    return InvalidRequest(f"The file is not UTF-8 text: line {line} has bytes that are not UTF-8")
 
 
 def _check_header(header: list[str]) -> None:

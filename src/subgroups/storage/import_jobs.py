@@ -8,6 +8,7 @@ the backend's write path, and writes the batch's progress (`PROGRESS`) and error
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -78,7 +79,7 @@ class SqlImportJobs(abc.ABC):
             "total_rows": total_rows,
             **dict.fromkeys(COUNTERS, 0),
             "failure": None,
-            "ignored_columns": " ".join(ignored_columns),
+            "ignored_columns": json.dumps(list(ignored_columns)),
             "owner": owner,
             "heartbeat_at": None if owner is None else at,
             "created_at": at,
@@ -250,7 +251,7 @@ def _job(row: Mapping[Any, Any]) -> ImportJob:
         total_rows=row["total_rows"],
         counts=ImportCounts(**{c: row[c] for c in COUNTERS}),
         failure=row["failure"],
-        ignored_columns=tuple(row["ignored_columns"].split()),
+        ignored_columns=tuple(json.loads(row["ignored_columns"])),
         created_at=row["created_at"],
         finished_at=row["finished_at"],
     )

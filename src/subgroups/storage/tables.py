@@ -241,7 +241,7 @@ imports = Table(
     Column("subscribed", BigInteger, nullable=False),
     Column("unsubscribed", BigInteger, nullable=False),
     Column("failure", Text),  # why a failed import failed
-    Column("ignored_columns", Text, nullable=False),  # space-separated unknown header names
+    Column("ignored_columns", Text, nullable=False),  # the unknown header names, a JSON array
     Column("owner", String(64)),
     Column("heartbeat_at", Timestamp()),
     Column("created_at", Timestamp(), nullable=False),
