@@ -155,7 +155,7 @@ async def test_invalid_rows_get_the_apis_message_and_the_cell_they_are_about(
             f"u2,,+1222,{s},subscribed,,",
             f"u3,a@example.com,+12223334444,{g},subscribed,,",
             f",,+12223334444,{g},subscribed,,",
-            f"u5,,,no-such-group,subscribed,,",
+            "u5,,,no-such-group,subscribed,,",
             f",,,{g},subscribed,,",
             f"u7,,,{g},subscribed,yesterday,",
             f"u8,,,{g},subscribed,,{'x' * 201}",
