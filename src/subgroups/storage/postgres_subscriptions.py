@@ -129,9 +129,7 @@ ON CONFLICT (workspace_id, external_id) DO NOTHING
 
 
 @cache
-def statement(selector: Selector, column: ContactColumn, tail: str = _STATE_TAIL) -> str:
-    """The statement of one group object; `tail` (the states and records written, and what is
-    returned) may be another with the same placeholders, as an import's is."""
+def statement(selector: Selector, column: ContactColumn) -> str:
     by_external_id = selector == "external_id"
     recorded = f"COALESCE(t.{column}, (SELECT $4::text FROM contact WHERE contact.id = t.id))"
     per_profile = {
@@ -151,7 +149,7 @@ def statement(selector: Selector, column: ContactColumn, tail: str = _STATE_TAIL
     return (
         _GROUP
         + body[selector].format(column=column)
-        + tail.format(columns=", ".join(COLUMNS), values=", ".join(values), current=current)
+        + _STATE_TAIL.format(columns=", ".join(COLUMNS), values=", ".join(values), current=current)
     )
 
 
@@ -173,7 +171,7 @@ class PostgresSubscriptionStore(SubscriptionReads):
                 # One statement is its own transaction: no BEGIN/COMMIT round trips.
                 return await _write(conn, workspace_id, assignments[0], actor, at)
             async with conn.transaction():
-                await lock_identifiers(conn, workspace_id, assignments)
+                await _lock_identifiers(conn, workspace_id, assignments)
                 if len(assignments) > 1:
                     await _create_external_ids(conn, workspace_id, assignments, at)
                 notes: list[list[str]] = [[] for _ in assignments]
@@ -182,7 +180,7 @@ class PostgresSubscriptionStore(SubscriptionReads):
                 return [note for group_notes in notes for note in group_notes]
 
 
-async def lock_identifiers(
+async def _lock_identifiers(
     conn: asyncpg.Connection, workspace_id: int, assignments: Sequence[Assignment]
 ) -> None:
     keys = [
