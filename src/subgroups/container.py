@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from subgroups.config import Settings
+from subgroups.services.exports import ExportService
 from subgroups.services.feed import FeedService
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
@@ -16,6 +17,7 @@ from subgroups.services.operators import OperatorService
 from subgroups.services.ports import (
     ChangeFeed,
     Clock,
+    ExportReader,
     ImportStore,
     StatusReader,
     SubscriptionStore,
@@ -52,6 +54,7 @@ class Services:
     metrics: Metrics
     counters: CounterStores
     imports: ImportService
+    exports: ExportService
 
     async def schema_is_current(self) -> bool:
         return await is_current(self.db)
@@ -71,6 +74,7 @@ class Backend:
     status: StatusReader
     feed: ChangeFeed
     imports: ImportStore
+    exports: ExportReader
 
 
 def open_backend(settings: Settings) -> Backend:
@@ -84,6 +88,7 @@ def open_backend(settings: Settings) -> Backend:
 
     if dialect_of(settings.database_url) == "sqlite":
         from subgroups.storage.sqlite_database import SqliteDatabase
+        from subgroups.storage.sqlite_exports import SqliteExportReader
         from subgroups.storage.sqlite_imports import SqliteImportStore
         from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
 
@@ -98,8 +103,10 @@ def open_backend(settings: Settings) -> Backend:
             SqliteStatusReader(sqlite),
             SqliteChangeFeed(sqlite),
             SqliteImportStore(sqlite),
+            SqliteExportReader(sqlite),
         )
     from subgroups.storage.postgres_database import PostgresDatabase
+    from subgroups.storage.postgres_exports import PostgresExportReader
     from subgroups.storage.postgres_imports import PostgresImportStore
     from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 
@@ -110,6 +117,7 @@ def open_backend(settings: Settings) -> Backend:
         PostgresStatusReader(postgres),
         PostgresChangeFeed(postgres),
         PostgresImportStore(postgres),
+        PostgresExportReader(postgres),
     )
 
 
@@ -159,4 +167,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             clock=clock,
             lease_seconds=settings.import_lease_seconds,
         ),
+        exports=ExportService(reader=backend.exports, groups=groups, workspaces=workspaces),
     )

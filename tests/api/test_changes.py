@@ -75,7 +75,15 @@ async def test_a_record_carries_the_fields_of_the_audit_trail(
         "api_key_id",
         "request_id",
         "client_ip",
+        "import_id",
+        "consented_at",
+        "consent_source",
     }
+    assert (record["import_id"], record["consented_at"], record["consent_source"]) == (
+        None,
+        None,
+        None,
+    )
     assert record["workspace_id"] == tenant.workspace.id
     assert (record["email"], record["phone"], record["channel"]) == ("a@example.com", None, "email")
     assert record["subscription_group_id"] == tenant.email_group.id

@@ -15,6 +15,7 @@ import orjson
 from subgroups.cli.admins import admin
 from subgroups.cli.changes import changes
 from subgroups.cli.db import db
+from subgroups.cli.exports import export
 from subgroups.cli.groups import group
 from subgroups.cli.imports import import_file
 from subgroups.cli.keys import key
@@ -61,5 +62,17 @@ def main() -> None:
     (default: subgroups.db in the current directory) unless --database-url is given."""
 
 
-for command in (db, workspace, key, group, profile, changes, import_file, admin, serve, demo):
+for command in (
+    db,
+    workspace,
+    key,
+    group,
+    profile,
+    changes,
+    import_file,
+    export,
+    admin,
+    serve,
+    demo,
+):
     main.add_command(command)

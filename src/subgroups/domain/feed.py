@@ -62,4 +62,9 @@ def record_document(change: StateChange) -> dict[str, object]:
         "api_key_id": change.api_key_id,
         "request_id": change.request_id,
         "client_ip": change.client_ip,
+        "import_id": change.import_id,
+        "consented_at": None
+        if change.consented_at is None
+        else change.consented_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "consent_source": change.consent_source,
     }

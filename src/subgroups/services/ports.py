@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Protocol
 
+from subgroups.domain.exports import StateLine
 from subgroups.domain.imports import (
     ImportCounts,
     ImportJob,
@@ -20,6 +21,7 @@ from subgroups.domain.models import (
     Group,
     Permission,
     ProfileView,
+    Source,
     State,
     StateChange,
     Workspace,
@@ -334,3 +336,26 @@ class ImportStore(Protocol):
 
     def errors(self, workspace_id: int, import_id: str) -> AsyncIterator[RowError]:
         """The job's error rows by line, streamed."""
+
+
+class ExportReader(Protocol):
+    """The exports' reads (§10), streamed from one snapshot each, in a stable order."""
+
+    def states(self, workspace_id: int, group_id: str | None) -> AsyncIterator[StateLine]:
+        """Every state of the workspace (of one group), by profile, then group."""
+
+    def states_as_of(
+        self, workspace_id: int, group_id: str | None, at: datetime
+    ) -> AsyncIterator[StateLine]:
+        """The states as the records stood at `at`: each profile's newest record per group."""
+
+    def changes(
+        self,
+        workspace_id: int,
+        *,
+        group_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        source: Source | None,
+    ) -> AsyncIterator[StateChange]:
+        """The records, ascending, with since <= occurred_at < until."""

@@ -22,6 +22,7 @@ from subgroups.services.ports import (
     ChangeFeed,
     Clock,
     CounterStore,
+    ExportReader,
     GroupStore,
     ImportStore,
     KeyStore,
@@ -37,10 +38,12 @@ from subgroups.storage.counters import LocalCounters
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.operators import SqlOperatorStore
+from subgroups.storage.postgres_exports import PostgresExportReader
 from subgroups.storage.postgres_imports import PostgresImportStore
 from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 from subgroups.storage.reads import PostgresStatusReader, SqliteStatusReader
 from subgroups.storage.reports import SqlReportStore
+from subgroups.storage.sqlite_exports import SqliteExportReader
 from subgroups.storage.sqlite_imports import SqliteImportStore
 from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
@@ -71,6 +74,7 @@ STATUS_READERS: tuple[type[StatusReader], ...] = (
 CHANGE_FEEDS: tuple[type[ChangeFeed], ...] = (FakeChangeFeed, SqliteChangeFeed, PostgresChangeFeed)
 OPERATOR_STORES: tuple[type[OperatorStore], ...] = (FakeOperatorStore, SqlOperatorStore)
 REPORT_STORES: tuple[type[ReportStore], ...] = (SqlReportStore,)
+EXPORT_READERS: tuple[type[ExportReader], ...] = (SqliteExportReader, PostgresExportReader)
 IMPORT_STORES: tuple[type[ImportStore], ...] = (SqliteImportStore, PostgresImportStore)
 COUNTER_STORES: tuple[type[CounterStore], ...] = (LocalCounters, RedisStorage)
 CLOCKS: tuple[type[Clock], ...] = (SystemClock, SettableClock)
@@ -85,6 +89,7 @@ IMPLEMENTATIONS: list[tuple[type[Any], tuple[type[Any], ...]]] = [
     (OperatorStore, OPERATOR_STORES),
     (ReportStore, REPORT_STORES),
     (ImportStore, IMPORT_STORES),
+    (ExportReader, EXPORT_READERS),
     (CounterStore, COUNTER_STORES),
     (Clock, CLOCKS),
 ]
