@@ -10,6 +10,7 @@ from subgroups.services.exports import ExportService
 from subgroups.services.feed import FeedService
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
+from subgroups.services.history import HistoryService
 from subgroups.services.imports import ImportService
 from subgroups.services.keys import KeyService
 from subgroups.services.metrics import Metrics
@@ -31,6 +32,7 @@ from subgroups.services.workspaces import WorkspaceService
 from subgroups.storage.counters import CounterStores
 from subgroups.storage.engine import Database, dialect_of
 from subgroups.storage.groups import SqlGroupStore
+from subgroups.storage.history import SqlHistoryReader
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.migrate import is_current
 from subgroups.storage.operators import SqlOperatorStore
@@ -55,6 +57,7 @@ class Services:
     counters: CounterStores
     imports: ImportService
     exports: ExportService
+    history: HistoryService
 
     async def schema_is_current(self) -> bool:
         return await is_current(self.db)
@@ -168,4 +171,5 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             lease_seconds=settings.import_lease_seconds,
         ),
         exports=ExportService(reader=backend.exports, groups=groups, workspaces=workspaces),
+        history=HistoryService(groups=groups, reader=SqlHistoryReader(db)),
     )

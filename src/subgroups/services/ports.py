@@ -359,3 +359,30 @@ class ExportReader(Protocol):
         source: Source | None,
     ) -> AsyncIterator[StateChange]:
         """The records, ascending, with since <= occurred_at < until."""
+
+
+class HistoryReader(Protocol):
+    """State as it stood at a moment, from the records (§10, `as_of`)."""
+
+    async def states(
+        self,
+        workspace_id: int,
+        group_id: str,
+        kind: IdentifierKind,
+        values: Collection[str],
+        *,
+        at: datetime,
+    ) -> dict[str, frozenset[State]]:
+        """As StatusReader.states, at `at`: the states the newest records at or before it set."""
+
+    async def user_statuses(
+        self,
+        workspace_id: int,
+        kind: IdentifierKind,
+        values: Collection[str],
+        *,
+        at: datetime,
+        limit: int,
+        offset: int,
+    ) -> UserPage:
+        """As StatusReader.user_statuses, at `at`, among the profiles that existed then."""

@@ -24,6 +24,7 @@ from subgroups.services.ports import (
     CounterStore,
     ExportReader,
     GroupStore,
+    HistoryReader,
     ImportStore,
     KeyStore,
     OperatorStore,
@@ -36,6 +37,7 @@ from subgroups.services.ports import (
 from subgroups.storage.change_feed import PostgresChangeFeed, SqliteChangeFeed
 from subgroups.storage.counters import LocalCounters
 from subgroups.storage.groups import SqlGroupStore
+from subgroups.storage.history import SqlHistoryReader
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.operators import SqlOperatorStore
 from subgroups.storage.postgres_exports import PostgresExportReader
@@ -90,6 +92,7 @@ IMPLEMENTATIONS: list[tuple[type[Any], tuple[type[Any], ...]]] = [
     (ReportStore, REPORT_STORES),
     (ImportStore, IMPORT_STORES),
     (ExportReader, EXPORT_READERS),
+    (HistoryReader, (SqlHistoryReader,)),
     (CounterStore, COUNTER_STORES),
     (Clock, CLOCKS),
 ]
