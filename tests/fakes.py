@@ -340,6 +340,9 @@ class FakeSubscriptionStore:
                     user_agent=actor.user_agent,
                     reason=actor.reason if a.state is State.UNSUBSCRIBED else None,
                     reason_detail=actor.reason_detail if a.state is State.UNSUBSCRIBED else None,
+                    import_id=actor.import_id,
+                    consented_at=a.consented_at,
+                    consent_source=a.consent_source,
                 )
             )
 

@@ -44,6 +44,9 @@ class Settings:
     group_cache_seconds: float = 2.0
     # A key's last_used_at is written at most once per this many seconds per process.
     key_touch_seconds: float = 300.0
+    # An import whose runner has not renewed its lease for this long may be taken over (resumed)
+    # by another process: a runner renews it with every batch, about once a second.
+    import_lease_seconds: float = 30.0
     log_level: str = "INFO"
     # Dashboard sign-in sessions end this many hours after sign-in.
     dashboard_session_hours: float = 12.0
@@ -103,6 +106,7 @@ class Settings:
             key_cache_seconds=_float(env, "SUBGROUPS_KEY_CACHE_SECONDS", 2.0),
             group_cache_seconds=_float(env, "SUBGROUPS_GROUP_CACHE_SECONDS", 2.0),
             key_touch_seconds=_float(env, "SUBGROUPS_KEY_TOUCH_SECONDS", 300.0),
+            import_lease_seconds=_float(env, "SUBGROUPS_IMPORT_LEASE_SECONDS", 30.0),
             log_level=env.get("SUBGROUPS_LOG_LEVEL", "INFO").upper(),
             dashboard_session_hours=_float(env, "SUBGROUPS_DASHBOARD_SESSION_HOURS", 12.0),
             dashboard_secure_cookies=env.get("SUBGROUPS_DASHBOARD_SECURE_COOKIES", "auto").lower(),

@@ -7,9 +7,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from subgroups.config import Settings
+from subgroups.services.exports import ExportService
 from subgroups.services.feed import FeedService
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
+from subgroups.services.history import HistoryService
+from subgroups.services.imports import ImportService
 from subgroups.services.keys import KeyService
 from subgroups.services.links import LinkService
 from subgroups.services.metrics import Metrics, backlog_families
@@ -18,6 +21,8 @@ from subgroups.services.person import PersonService
 from subgroups.services.ports import (
     ChangeFeed,
     Clock,
+    ExportReader,
+    ImportStore,
     StatusReader,
     SubscriptionStore,
     SystemClock,
@@ -33,6 +38,7 @@ from subgroups.services.workspaces import WorkspaceService
 from subgroups.storage.counters import CounterStores
 from subgroups.storage.engine import Database, dialect_of
 from subgroups.storage.groups import SqlGroupStore
+from subgroups.storage.history import SqlHistoryReader
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.migrate import is_current
 from subgroups.storage.operators import SqlOperatorStore
@@ -65,6 +71,9 @@ class Services:
     ratelimits: RateLimitService
     metrics: Metrics
     counters: CounterStores
+    imports: ImportService
+    exports: ExportService
+    history: HistoryService
     # What the webhook dispatcher works on (see dispatcher()).
     clock: Clock
     change_feed: ChangeFeed
@@ -110,6 +119,8 @@ class Backend:
     subscriptions: SubscriptionStore
     status: StatusReader
     feed: ChangeFeed
+    imports: ImportStore
+    exports: ExportReader
 
 
 def open_backend(settings: Settings, metrics: Metrics | None = None) -> Backend:
@@ -123,6 +134,8 @@ def open_backend(settings: Settings, metrics: Metrics | None = None) -> Backend:
 
     if dialect_of(settings.database_url) == "sqlite":
         from subgroups.storage.sqlite_database import SqliteDatabase
+        from subgroups.storage.sqlite_exports import SqliteExportReader
+        from subgroups.storage.sqlite_imports import SqliteImportStore
         from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
 
         sqlite = SqliteDatabase(
@@ -136,8 +149,12 @@ def open_backend(settings: Settings, metrics: Metrics | None = None) -> Backend:
             SqliteSubscriptionStore(sqlite),
             SqliteStatusReader(sqlite),
             SqliteChangeFeed(sqlite),
+            SqliteImportStore(sqlite),
+            SqliteExportReader(sqlite),
         )
     from subgroups.storage.postgres_database import PostgresDatabase
+    from subgroups.storage.postgres_exports import PostgresExportReader
+    from subgroups.storage.postgres_imports import PostgresImportStore
     from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 
     postgres = PostgresDatabase(
@@ -148,6 +165,8 @@ def open_backend(settings: Settings, metrics: Metrics | None = None) -> Backend:
         PostgresSubscriptionStore(postgres),
         PostgresStatusReader(postgres),
         PostgresChangeFeed(postgres),
+        PostgresImportStore(postgres),
+        PostgresExportReader(postgres),
     )
 
 
@@ -231,4 +250,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         change_feed=backend.feed,
         webhook_queue=webhooks,
         group_cache=groups,
+        imports=ImportService(
+            store=backend.imports,
+            groups=groups,
+            workspaces=workspaces,
+            clock=clock,
+            lease_seconds=settings.import_lease_seconds,
+        ),
+        exports=ExportService(reader=backend.exports, groups=groups, workspaces=workspaces),
+        history=HistoryService(groups=groups, reader=SqlHistoryReader(db)),
     )

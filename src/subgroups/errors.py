@@ -10,6 +10,7 @@
      ├── SignInRefused         a dashboard sign-in with a wrong email or password, or while locked out
      ├── NotFound              an admin referred to something that does not exist
      ├── Conflict              an admin tried to create a duplicate
+ │    └── LeaseLost        an import's batch came from a process that no longer runs it
      ├── SchemaNotCurrent      the database needs `subgroups db upgrade`
      ├── NotConfigured         a setting this needs is missing (SUBGROUPS_SECRET_KEY)
      └── DatabaseUnavailable   the database cannot be reached or opened (HTTP 503); raised by
@@ -96,3 +97,10 @@ class DatabaseUnavailable(SubgroupsError):
     def __init__(self, detail: str) -> None:
         super().__init__("The database is unavailable")
         self.detail = detail
+
+
+class LeaseLost(Conflict):
+    """Another process took the import over (this one's lease had gone stale)."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(f"Import {import_id} is now run by another process")

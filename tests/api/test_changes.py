@@ -78,9 +78,17 @@ async def test_a_record_carries_the_fields_of_the_audit_trail(
         "user_agent",
         "reason",
         "reason_detail",
+        "import_id",
+        "consented_at",
+        "consent_source",
     }
-    # The person's own fields (§11) are null on a change the business made.
+    # The person's own fields (§11) and an import's (§10) are null on a change the API made.
     assert (record["user_agent"], record["reason"], record["reason_detail"]) == (None, None, None)
+    assert (record["import_id"], record["consented_at"], record["consent_source"]) == (
+        None,
+        None,
+        None,
+    )
     assert record["workspace_id"] == tenant.workspace.id
     assert (record["email"], record["phone"], record["channel"]) == ("a@example.com", None, "email")
     assert record["subscription_group_id"] == tenant.email_group.id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from subgroups.domain.models import Actor, Source, State
@@ -41,6 +42,9 @@ def test_the_request_fills_every_shared_column_in_order() -> None:
         "user_agent": None,
         "reason": None,
         "reason_detail": None,
+        "import_id": None,
+        "consented_at": None,
+        "consent_source": None,
     }
 
 
@@ -66,6 +70,22 @@ def test_a_reason_is_recorded_on_the_groups_a_person_leaves_only() -> None:
 
     assert (left["user_agent"], left["reason"], left["reason_detail"]) == ("UA", "Other", "words")
     assert (joined["user_agent"], joined["reason"], joined["reason_detail"]) == ("UA", None, None)
+
+
+def test_an_imported_row_records_its_import_and_its_consent() -> None:
+    consented = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
+    a = replace(
+        assignment(GROUPS["email-g"], State.SUBSCRIBED, external_ids=["u1"]),
+        consented_at=consented,
+        consent_source="signup form",
+    )
+    actor = Actor(Source.CSV_IMPORT, import_id="imp-1")
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    values = dict(zip(PER_REQUEST, request_values(1, a, actor, at), strict=True))
+
+    assert (values["source"], values["import_id"]) == ("CSV Import", "imp-1")
+    assert (values["consented_at"], values["consent_source"]) == (consented, "signup form")
 
 
 def named_columns(sql: str) -> list[str]:

@@ -15,7 +15,9 @@ import orjson
 from subgroups.cli.admins import admin
 from subgroups.cli.changes import changes
 from subgroups.cli.db import db
+from subgroups.cli.exports import export
 from subgroups.cli.groups import group
+from subgroups.cli.imports import import_file
 from subgroups.cli.keys import key
 from subgroups.cli.profiles import profile
 from subgroups.cli.serve import demo, serve
@@ -62,5 +64,19 @@ def main() -> None:
     (default: subgroups.db in the current directory) unless --database-url is given."""
 
 
-for command in (db, workspace, key, group, profile, changes, webhook, admin, serve, worker, demo):
+for command in (
+    db,
+    workspace,
+    key,
+    group,
+    profile,
+    changes,
+    import_file,
+    export,
+    webhook,
+    admin,
+    serve,
+    worker,
+    demo,
+):
     main.add_command(command)

@@ -65,4 +65,9 @@ def record_document(change: StateChange) -> dict[str, object]:
         "user_agent": change.user_agent,
         "reason": change.reason,
         "reason_detail": change.reason_detail,
+        "import_id": change.import_id,
+        "consented_at": None
+        if change.consented_at is None
+        else change.consented_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "consent_source": change.consent_source,
     }

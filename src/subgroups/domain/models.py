@@ -124,6 +124,8 @@ class Actor:
     user_agent: str | None = None
     reason: str | None = None
     reason_detail: str | None = None
+    # The import whose rows cause the changes (source CSV Import).
+    import_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +149,6 @@ class StateChange:
     user_agent: str | None = None
     reason: str | None = None
     reason_detail: str | None = None
+    import_id: str | None = None
+    consented_at: datetime | None = None
+    consent_source: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Literal
 
 from subgroups.domain.identifiers import parse_emails, parse_external_ids, parse_phones
@@ -59,6 +60,8 @@ class Assignment:
       the profile, but only if the profile has none of that kind yet (a stored contact is never
       overwritten: `contact_conflict_note` says so instead). None otherwise.
     - `notes`: the non-fatal notes the request earns whatever is stored.
+    - `consented_at`, `consent_source`: the consent an imported row vouches for (§10), recorded
+      with its changes; None for every other kind of change.
     """
 
     group: Group
@@ -69,6 +72,8 @@ class Assignment:
     profile_ids: tuple[int, ...]
     contact_to_record: str | None
     notes: tuple[str, ...]
+    consented_at: datetime | None = None
+    consent_source: str | None = None
 
     @property
     def contact_column(self) -> ContactColumn:

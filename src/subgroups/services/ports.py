@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Protocol
 
+from subgroups.domain.exports import StateLine
+from subgroups.domain.imports import (
+    ImportCounts,
+    ImportJob,
+    ImportRow,
+    ImportStatus,
+    RowError,
+)
 from subgroups.domain.links import LinkSecret
 from subgroups.domain.models import (
     Actor,
@@ -14,6 +22,7 @@ from subgroups.domain.models import (
     Group,
     Permission,
     ProfileView,
+    Source,
     State,
     StateChange,
     Workspace,
@@ -405,3 +414,130 @@ class CounterStore(Protocol):
 
     async def get_expiry(self, key: str) -> float:
         """When the counter's window ends, in UTC epoch seconds."""
+
+
+class ImportStore(Protocol):
+    """Import jobs (§10): their rows, their files, their error rows, and the batches they apply.
+
+    A job is run by one process at a time, its `owner`, which renews its lease with every batch;
+    another process may claim it once the lease is older than `stale_before`."""
+
+    async def create(
+        self,
+        *,
+        workspace_id: int,
+        import_id: str,
+        file_name: str,
+        sha256: str,
+        size: int,
+        total_rows: int,
+        dry_run: bool,
+        ignored_columns: Sequence[str],
+        owner: str | None,
+        content: bytes | None,
+        at: datetime,
+    ) -> ImportJob:
+        """A new job: running (by `owner`) or, with no owner, queued for a background worker.
+        `content` keeps the file with the job, for imports whose file is not on a disk."""
+
+    async def get(self, workspace_id: int, import_id: str) -> ImportJob | None: ...
+
+    async def resumable(self, workspace_id: int, sha256: str) -> ImportJob | None:
+        """The newest unfinished import (not a dry run) of the file with this hash."""
+
+    async def claim(
+        self, workspace_id: int, import_id: str, *, owner: str, at: datetime, stale_before: datetime
+    ) -> bool:
+        """Makes `owner` run the unfinished job if nobody holds a lease newer than `stale_before`."""
+
+    async def claim_next(
+        self, *, owner: str, at: datetime, stale_before: datetime
+    ) -> ImportJob | None:
+        """Claims the oldest queued job, or one whose runner stopped renewing its lease, among
+        those whose file is kept with them."""
+
+    async def content(self, workspace_id: int, import_id: str) -> bytes | None:
+        """The file kept with the job, if it was."""
+
+    async def apply(
+        self,
+        *,
+        workspace_id: int,
+        import_id: str,
+        owner: str,
+        rows: Sequence[ImportRow],
+        invalid: Sequence[RowError],
+        at: datetime,
+        dry_run: bool,
+        created_before: set[str] | None = None,
+    ) -> ImportCounts:
+        """Applies one batch in one transaction: its rows' changes and records (source CSV
+        Import), its error rows, and the job's progress, which advances by the batch. A dry run
+        writes only the progress and the error rows. Raises LeaseLost (writing nothing) if
+        `owner` no longer runs the job, GroupArchived if a row's group was archived.
+        `created_before`: for a dry run, see `domain.imports.tally`."""
+
+    async def finish(
+        self,
+        workspace_id: int,
+        import_id: str,
+        *,
+        owner: str,
+        status: ImportStatus,
+        failure: str | None,
+        at: datetime,
+    ) -> None:
+        """Ends the job (and forgets its kept file)."""
+
+    def errors(self, workspace_id: int, import_id: str) -> AsyncIterator[RowError]:
+        """The job's error rows by line, streamed."""
+
+
+class ExportReader(Protocol):
+    """The exports' reads (§10), streamed from one snapshot each, in a stable order."""
+
+    def states(self, workspace_id: int, group_id: str | None) -> AsyncIterator[StateLine]:
+        """Every state of the workspace (of one group), by profile, then group."""
+
+    def states_as_of(
+        self, workspace_id: int, group_id: str | None, at: datetime
+    ) -> AsyncIterator[StateLine]:
+        """The states as the records stood at `at`: each profile's newest record per group."""
+
+    def changes(
+        self,
+        workspace_id: int,
+        *,
+        group_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        source: Source | None,
+    ) -> AsyncIterator[StateChange]:
+        """The records, ascending, with since <= occurred_at < until."""
+
+
+class HistoryReader(Protocol):
+    """State as it stood at a moment, from the records (§10, `as_of`)."""
+
+    async def states(
+        self,
+        workspace_id: int,
+        group_id: str,
+        kind: IdentifierKind,
+        values: Collection[str],
+        *,
+        at: datetime,
+    ) -> dict[str, frozenset[State]]:
+        """As StatusReader.states, at `at`: the states the newest records at or before it set."""
+
+    async def user_statuses(
+        self,
+        workspace_id: int,
+        kind: IdentifierKind,
+        values: Collection[str],
+        *,
+        at: datetime,
+        limit: int,
+        offset: int,
+    ) -> UserPage:
+        """As StatusReader.user_statuses, at `at`, among the profiles that existed then."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from subgroups.domain.models import Group
 from subgroups.domain.reads import (
+    IdentifierKind,
     Identifiers,
     StatusLabel,
     UserPage,
@@ -30,24 +32,10 @@ class StatusService:
         Errors come in the set endpoints' order: group id, unknown group, kinds of identifier,
         then values.
         """
-        if not group_id:
-            raise InvalidRequest("subscription_group_id is required")
-        group = (await self._groups.find(workspace_id, [group_id])).get(group_id)
-        if group is None:
-            raise InvalidRequest(INVALID_GROUP)
-        # With external ids present, emails and phones are not looked at at all.
-        by_external_id = identifiers.external_id is not None
-        check_identifier_kinds(
-            group,
-            has_external_id=by_external_id,
-            has_email=not by_external_id and identifiers.email is not None,
-            has_phone=not by_external_id and identifiers.phone is not None,
-        )
-        selected = identifiers.selected()
-        if selected is None:  # not after the check above (no kind, or email with phone, raise)
+        lookup = await checked_lookup(self._groups, workspace_id, group_id, identifiers)
+        if lookup is None:
             return {}
-        kind, values = selected
-        sent = parse_as_sent(kind, values, kind) or {}
+        group, kind, sent = lookup
         states = await self._reader.states(workspace_id, group.pk, kind, set(sent.values()))
         return {
             value: combined_status(states.get(normalised, frozenset()))
@@ -69,3 +57,29 @@ class StatusService:
         return await self._reader.user_statuses(
             workspace_id, kind, normalised, limit=checked_limit, offset=checked_offset
         )
+
+
+async def checked_lookup(
+    groups: GroupStore, workspace_id: int, group_id: str | None, identifiers: Identifiers
+) -> tuple[Group, IdentifierKind, dict[str, str]] | None:
+    """status/get's checks, in the set endpoints' order (group id, unknown group, kinds of
+    identifier, then values): the group, the kind looked up and each value as sent -> as
+    normalised; None when nothing is to be looked up. Raises InvalidRequest."""
+    if not group_id:
+        raise InvalidRequest("subscription_group_id is required")
+    group = (await groups.find(workspace_id, [group_id])).get(group_id)
+    if group is None:
+        raise InvalidRequest(INVALID_GROUP)
+    # With external ids present, emails and phones are not looked at at all.
+    by_external_id = identifiers.external_id is not None
+    check_identifier_kinds(
+        group,
+        has_external_id=by_external_id,
+        has_email=not by_external_id and identifiers.email is not None,
+        has_phone=not by_external_id and identifiers.phone is not None,
+    )
+    selected = identifiers.selected()
+    if selected is None:  # not after the check above (no kind, or email with phone, raise)
+        return None
+    kind, values = selected
+    return group, kind, parse_as_sent(kind, values, kind) or {}

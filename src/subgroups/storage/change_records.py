@@ -36,14 +36,22 @@ PER_REQUEST: Final = (
     "user_agent",
     "reason",
     "reason_detail",
+    "import_id",
+    "consented_at",
+    "consent_source",
 )
 
 
 def request_values(
-    workspace_id: int, a: Assignment, actor: Actor, at: datetime | str
+    workspace_id: int,
+    a: Assignment,
+    actor: Actor,
+    at: datetime | str,
+    consented_at: datetime | str | None = None,
 ) -> tuple[object, ...]:
-    """The values every record of `a` shares, in PER_REQUEST's order (`at` as the backend binds
-    it). A tuple, not a mapping: this runs once per group object on the hot path.
+    """The values every record of `a` shares, in PER_REQUEST's order (`at` and `consented_at` as
+    the backend binds them; `consented_at` is `a.consented_at` unless given). A tuple, not a
+    mapping: this runs once per group object on the hot path.
 
     A reason is why a person left: the records of a group they joined in the same save carry none."""
     leaving = a.state is State.UNSUBSCRIBED
@@ -61,6 +69,9 @@ def request_values(
         actor.user_agent,
         actor.reason if leaving else None,
         actor.reason_detail if leaving else None,
+        actor.import_id,
+        a.consented_at if consented_at is None else consented_at,
+        a.consent_source,
     )
 
 

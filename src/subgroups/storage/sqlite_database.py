@@ -55,6 +55,8 @@ class SqliteDatabase(Database):
         def connect() -> sqlite3.Connection:
             return _connect(path, synchronous)
 
+        # A connection of its own, for a read that outlives one hand-over (a streamed export).
+        self.connect = connect
         self.writer = SqliteWriter(
             connect,
             lock_path=None if path in ("", ":memory:") else f"{path}-writer.lock",

@@ -42,7 +42,7 @@ INSERT_CHANGE: Final = (
     f"INSERT INTO state_changes ({', '.join(PER_PROFILE + PER_REQUEST)})"
     f" VALUES ({_marks(len(PER_PROFILE + PER_REQUEST))})"
 )
-_UPSERT_STATE: Final = (
+UPSERT_STATE: Final = (
     "INSERT INTO subscription_states (profile_id, group_pk, subscribed, updated_at)"
     " VALUES (?, ?, ?, ?) ON CONFLICT (profile_id, group_pk)"
     " DO UPDATE SET subscribed = excluded.subscribed, updated_at = excluded.updated_at"
@@ -76,17 +76,27 @@ def apply(
     at: datetime,
 ) -> list[str]:
     """Applies the assignments in the current transaction; the caller commits."""
-    _check_active(conn, assignments)
-    stamp = at.astimezone(UTC).strftime(_TIME_FORMAT)
+    check_active(conn, assignments)
+    stamp = sqlite_time(at)
     notes: list[str] = []
     for a in assignments:
         notes.extend(a.notes)
-        targets = _resolve(conn, workspace_id, a, stamp, notes)
-        _write_states(conn, a, targets, stamp, request_values(workspace_id, a, actor, stamp))
+        found, created = resolve(conn, workspace_id, a, stamp, notes)
+        _write_states(conn, a, found + created, stamp, record_values(workspace_id, a, actor, stamp))
     return notes
 
 
-def _check_active(conn: sqlite3.Connection, assignments: Sequence[Assignment]) -> None:
+def sqlite_time(at: datetime) -> str:
+    """`at` as the SQLite tables store it."""
+    return at.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def record_values(workspace_id: int, a: Assignment, actor: Actor, stamp: str) -> tuple[object, ...]:
+    consented = None if a.consented_at is None else sqlite_time(a.consented_at)
+    return request_values(workspace_id, a, actor, stamp, consented)
+
+
+def check_active(conn: sqlite3.Connection, assignments: Sequence[Assignment]) -> None:
     pks = sorted({a.group.pk for a in assignments})
     row = conn.execute(
         f"SELECT id FROM subscription_groups WHERE pk IN ({_marks(len(pks))})"
@@ -97,12 +107,13 @@ def _check_active(conn: sqlite3.Connection, assignments: Sequence[Assignment]) -
         raise GroupArchived(row[0])
 
 
-def _resolve(
+def resolve(
     conn: sqlite3.Connection, workspace_id: int, a: Assignment, stamp: str, notes: list[str]
-) -> list[ProfileRow]:
+) -> tuple[list[ProfileRow], list[ProfileRow]]:
+    """The profiles `a` selects: those found, and those it created."""
     column = a.contact_column
     if a.selector == "profile_id":
-        return _find(conn, workspace_id, "id", a.profile_ids)
+        return _find(conn, workspace_id, "id", a.profile_ids), []
     if a.selector == "contact":
         found = _find(conn, workspace_id, column, a.contacts)
         known = {_contact(p, column) for p in found}
@@ -111,7 +122,7 @@ def _resolve(
             for c in a.contacts
             if c not in known
         ]
-        return found + created
+        return found, created
     found = _find(conn, workspace_id, "external_id", a.external_ids)
     single = a.contact_to_record
     if single is not None and found:
@@ -125,7 +136,7 @@ def _resolve(
         for x in a.external_ids
         if x not in known_ids
     ]
-    return found + created
+    return found, created
 
 
 def _contact(profile: ProfileRow, column: str) -> str | None:
@@ -196,7 +207,7 @@ def _write_states(
     if not changed:
         return
     pk = a.group.pk
-    conn.executemany(_UPSERT_STATE, [(pid, pk, subscribed, stamp) for pid in changed])
+    conn.executemany(UPSERT_STATE, [(pid, pk, subscribed, stamp) for pid in changed])
     conn.executemany(
         INSERT_CHANGE,
         [by_id[pid] + (old_state_name(current.get(pid)),) + request for pid in changed],

@@ -12,8 +12,10 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -156,6 +158,10 @@ state_changes = Table(
     Column("user_agent", String(512)),
     Column("reason", String(64)),
     Column("reason_detail", String(500)),
+    # Set by an import (source CSV Import): which import, and the consent the file vouched for.
+    Column("import_id", String(36)),
+    Column("consented_at", Timestamp()),
+    Column("consent_source", String(200)),
     Index(None, "workspace_id", "id"),
     Index(None, "workspace_id", "subscription_group_id", "occurred_at"),
     Index(None, "profile_id", "id"),
@@ -336,4 +342,59 @@ erasures = Table(
     Column("erased_at", Timestamp(), nullable=False),
     Column("erased_by", String(320), nullable=False),
     Column("suppressed", Integer, nullable=False),
+)
+
+# A CSV import: the job, its progress and its counts. Each batch of rows commits its changes, its
+# error rows and the advance of `rows` here in one transaction, so a process that dies resumes
+# after the last committed batch. `owner` and `heartbeat_at` are the lease of the process running
+# it: another may take the job over once the lease is stale.
+imports = Table(
+    "imports",
+    metadata,
+    Column("workspace_id", ForeignKey("workspaces.id"), primary_key=True),
+    Column("id", String(36), primary_key=True),
+    Column("file_name", String(255), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("total_rows", BigInteger),  # known once the file has been checked
+    Column("rows", BigInteger, nullable=False),
+    Column("unchanged", BigInteger, nullable=False),
+    Column("refused", BigInteger, nullable=False),
+    Column("invalid", BigInteger, nullable=False),
+    Column("profiles_created", BigInteger, nullable=False),
+    Column("subscribed", BigInteger, nullable=False),
+    Column("unsubscribed", BigInteger, nullable=False),
+    Column("failure", Text),  # why a failed import failed
+    Column("ignored_columns", Text, nullable=False),  # the unknown header names, a JSON array
+    Column("owner", String(64)),
+    Column("heartbeat_at", Timestamp()),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("finished_at", Timestamp()),
+    Index(None, "workspace_id", "sha256"),
+)
+
+# The file of an import started over HTTP or from the dashboard, kept until the import is over, so
+# that whichever process runs it (or resumes it after a crash) reads the same bytes.
+import_files = Table(
+    "import_files",
+    metadata,
+    Column("workspace_id", Integer, primary_key=True),
+    Column("import_id", String(36), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "import_id"], ["imports.workspace_id", "imports.id"]),
+)
+
+# One row per invalid or refused row of an import (the first problem the row has).
+import_errors = Table(
+    "import_errors",
+    metadata,
+    Column("workspace_id", Integer, primary_key=True),
+    Column("import_id", String(36), primary_key=True),
+    Column("line", BigInteger, primary_key=True),
+    Column("column_name", String(64), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    ForeignKeyConstraint(["workspace_id", "import_id"], ["imports.workspace_id", "imports.id"]),
 )

@@ -23,7 +23,10 @@ from subgroups.services.ports import (
     ChangeFeed,
     Clock,
     CounterStore,
+    ExportReader,
     GroupStore,
+    HistoryReader,
+    ImportStore,
     KeyStore,
     LinkStore,
     OperatorStore,
@@ -40,13 +43,18 @@ from subgroups.services.ports import (
 from subgroups.storage.change_feed import PostgresChangeFeed, SqliteChangeFeed
 from subgroups.storage.counters import LocalCounters
 from subgroups.storage.groups import SqlGroupStore
+from subgroups.storage.history import SqlHistoryReader
 from subgroups.storage.keys import SqlKeyStore
 from subgroups.storage.operators import SqlOperatorStore
 from subgroups.storage.person_data import SqlPersonDataStore
 from subgroups.storage.person_links import SqlLinkStore
+from subgroups.storage.postgres_exports import PostgresExportReader
+from subgroups.storage.postgres_imports import PostgresImportStore
 from subgroups.storage.postgres_subscriptions import PostgresSubscriptionStore
 from subgroups.storage.reads import PostgresStatusReader, SqliteStatusReader
 from subgroups.storage.reports import SqlReportStore
+from subgroups.storage.sqlite_exports import SqliteExportReader
+from subgroups.storage.sqlite_imports import SqliteImportStore
 from subgroups.storage.sqlite_subscriptions import SqliteSubscriptionStore
 from subgroups.storage.webhooks import SqlWebhookStore
 from subgroups.storage.workspaces import SqlWorkspaceStore
@@ -79,6 +87,8 @@ OPERATOR_STORES: tuple[type[OperatorStore], ...] = (FakeOperatorStore, SqlOperat
 REPORT_STORES: tuple[type[ReportStore], ...] = (SqlReportStore,)
 LINK_STORES: tuple[type[LinkStore], ...] = (SqlLinkStore,)
 PERSON_DATA_STORES: tuple[type[PersonDataStore], ...] = (SqlPersonDataStore,)
+EXPORT_READERS: tuple[type[ExportReader], ...] = (SqliteExportReader, PostgresExportReader)
+IMPORT_STORES: tuple[type[ImportStore], ...] = (SqliteImportStore, PostgresImportStore)
 COUNTER_STORES: tuple[type[CounterStore], ...] = (LocalCounters, RedisStorage)
 CLOCKS: tuple[type[Clock], ...] = (SystemClock, SettableClock)
 WEBHOOK_STORES: tuple[type[WebhookStore], ...] = (SqlWebhookStore,)
@@ -96,6 +106,9 @@ IMPLEMENTATIONS: list[tuple[type[Any], tuple[type[Any], ...]]] = [
     (ReportStore, REPORT_STORES),
     (LinkStore, LINK_STORES),
     (PersonDataStore, PERSON_DATA_STORES),
+    (ImportStore, IMPORT_STORES),
+    (ExportReader, EXPORT_READERS),
+    (HistoryReader, (SqlHistoryReader,)),
     (CounterStore, COUNTER_STORES),
     (Clock, CLOCKS),
     (WebhookStore, WEBHOOK_STORES),

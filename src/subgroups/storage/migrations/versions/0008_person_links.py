@@ -2,7 +2,7 @@
 suppression key, suppression entries and erasures; the user agent and reason of a record
 
 Revision ID: 0008_person_links
-Revises: 0006_webhooks
+Revises: 0007_imports
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_person_links"
-down_revision: str | None = "0006_webhooks"
+down_revision: str | None = "0007_imports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,232 @@
+"""CSV imports (§10): checking a file, running it batch by batch, resuming it after a crash.
+
+A job is run by one process at a time (its owner, with a lease it renews at every batch). The CLI
+runs its import in its own process; an import sent over HTTP or from the dashboard keeps its
+file with the job and is run by the background loop of `subgroups serve` or `subgroups worker`
+(`run_next`). Whoever runs a job reads the file from the row after the last committed batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from itertools import islice
+from typing import BinaryIO, Final
+
+from subgroups.domain.imports import (
+    ImportCounts,
+    ImportJob,
+    ImportRow,
+    ImportStatus,
+    RowError,
+    plan_row,
+)
+from subgroups.domain.models import Group
+from subgroups.errors import Conflict, GroupArchived, InvalidRequest, LeaseLost, NotFound
+from subgroups.services.import_files import FileSummary, check_file, read_rows
+from subgroups.services.ports import Clock, GroupStore, ImportStore, WorkspaceStore
+
+BATCH_ROWS: Final = 2000
+Progress = Callable[[ImportJob, ImportCounts], None]
+_Rows = Iterator[tuple[int, dict[str, str]] | RowError]
+
+
+def new_owner() -> str:
+    """A name for this process's run of a job, unique across hosts and restarts."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+class ImportService:
+    def __init__(
+        self,
+        *,
+        store: ImportStore,
+        groups: GroupStore,
+        workspaces: WorkspaceStore,
+        clock: Clock,
+        lease_seconds: float,
+        batch_rows: int = BATCH_ROWS,
+    ) -> None:
+        self._store = store
+        self._groups = groups
+        self._workspaces = workspaces
+        self._clock = clock
+        self._lease = timedelta(seconds=lease_seconds)
+        self._batch_rows = batch_rows
+
+    async def open(
+        self, *, workspace_id: int, file_name: str, stream: BinaryIO, dry_run: bool, owner: str
+    ) -> ImportJob:
+        """Checks the whole file, then claims the unfinished import of the same file (a run that
+        stopped) or starts a new one, run by `owner`. Raises InvalidRequest for a file that
+        cannot be imported, Conflict while another process still runs the same file."""
+        await self._workspace(workspace_id)
+        summary = await asyncio.to_thread(check_file, stream)
+        if not dry_run:
+            unfinished = await self._store.resumable(workspace_id, summary.sha256)
+            if unfinished is not None:
+                return await self._claim(unfinished, owner)
+        return await self._create(workspace_id, file_name, summary, dry_run, owner, None)
+
+    async def submit(
+        self, *, workspace_id: int, file_name: str, content: bytes, dry_run: bool
+    ) -> ImportJob:
+        """Queues an import whose file is kept with it, for a background worker to run."""
+        await self._workspace(workspace_id)
+        summary = await asyncio.to_thread(check_file, io.BytesIO(content))
+        return await self._create(workspace_id, file_name, summary, dry_run, None, content)
+
+    async def get(self, *, workspace_id: int, import_id: str) -> ImportJob:
+        job = await self._store.get(workspace_id, import_id)
+        if job is None:
+            raise NotFound(f"There is no import {import_id} in this workspace")
+        return job
+
+    def errors(self, *, workspace_id: int, import_id: str) -> AsyncIterator[RowError]:
+        return self._store.errors(workspace_id, import_id)
+
+    async def run(
+        self, job: ImportJob, *, owner: str, stream: BinaryIO, progress: Progress | None = None
+    ) -> ImportJob:
+        """Applies the file from the row after the job's last committed batch to its end, then
+        ends the job. A failure ends it as failed, with the reason, and is raised again."""
+        try:
+            await self._apply_all(job, owner, stream, progress)
+        except LeaseLost:
+            raise  # the job is another process's now: nothing of it is ours to end
+        except (InvalidRequest, Conflict) as error:
+            await self._end(job, owner, ImportStatus.FAILED, error.message)
+            raise
+        await self._end(job, owner, ImportStatus.FINISHED, None)
+        return await self.get(workspace_id=job.workspace_id, import_id=job.id)
+
+    async def run_next(self, *, owner: str) -> ImportJob | None:
+        """Claims and runs one queued (or abandoned) import whose file is kept with it."""
+        now = self._clock.now()
+        job = await self._store.claim_next(owner=owner, at=now, stale_before=now - self._lease)
+        if job is None:
+            return None
+        content = await self._store.content(job.workspace_id, job.id)
+        if content is None:  # finished by its previous owner at the last moment
+            return job
+        try:
+            return await self.run(job, owner=owner, stream=io.BytesIO(content))
+        except InvalidRequest:
+            return await self.get(workspace_id=job.workspace_id, import_id=job.id)
+
+    async def _workspace(self, workspace_id: int) -> None:
+        if await self._workspaces.get(workspace_id) is None:
+            raise NotFound(f"There is no workspace {workspace_id}")
+
+    async def _claim(self, job: ImportJob, owner: str) -> ImportJob:
+        now = self._clock.now()
+        claimed = await self._store.claim(
+            job.workspace_id, job.id, owner=owner, at=now, stale_before=now - self._lease
+        )
+        if not claimed:
+            raise Conflict(
+                f"Import {job.id} of this file is still running in another process; run this"
+                " again once it has stopped for a while, to resume it"
+            )
+        return job
+
+    async def _create(
+        self,
+        workspace_id: int,
+        file_name: str,
+        summary: FileSummary,
+        dry_run: bool,
+        owner: str | None,
+        content: bytes | None,
+    ) -> ImportJob:
+        return await self._store.create(
+            workspace_id=workspace_id,
+            import_id=str(uuid.uuid4()),
+            file_name=file_name,
+            sha256=summary.sha256,
+            size=summary.size,
+            total_rows=summary.rows,
+            dry_run=dry_run,
+            ignored_columns=summary.ignored,
+            owner=owner,
+            content=content,
+            at=self._clock.now(),
+        )
+
+    async def _apply_all(
+        self, job: ImportJob, owner: str, stream: BinaryIO, progress: Progress | None
+    ) -> None:
+        done = job.counts
+        rows = read_rows(stream, skip=done.rows)
+        created_before: set[str] | None = set() if job.dry_run else None
+        while batch := await asyncio.to_thread(_take, rows, self._batch_rows):
+            done += await self._apply_batch(job, owner, batch, created_before)
+            if progress is not None:
+                progress(job, done)
+
+    async def _apply_batch(
+        self,
+        job: ImportJob,
+        owner: str,
+        batch: list[tuple[int, dict[str, str]] | RowError],
+        created_before: set[str] | None,
+    ) -> ImportCounts:
+        wanted = {
+            cells["subscription_group_id"]
+            for item in batch
+            if not isinstance(item, RowError) and "subscription_group_id" in (cells := item[1])
+        }
+        groups = await self._groups.find(job.workspace_id, wanted)
+        while True:
+            valid, invalid = await asyncio.to_thread(self._plan, batch, groups)
+            try:
+                return await self._store.apply(
+                    workspace_id=job.workspace_id,
+                    import_id=job.id,
+                    owner=owner,
+                    rows=valid,
+                    invalid=invalid,
+                    at=self._clock.now(),
+                    dry_run=job.dry_run,
+                    created_before=created_before,
+                )
+            except GroupArchived as archived:
+                # Archived since it was read: its rows become invalid, with the API's message.
+                group = groups[archived.group_id]
+                groups = {**groups, group.id: replace(group, archived_at=self._clock.now())}
+
+    def _plan(
+        self, batch: list[tuple[int, dict[str, str]] | RowError], groups: dict[str, Group]
+    ) -> tuple[list[ImportRow], list[RowError]]:
+        now = self._clock.now()
+        valid: list[ImportRow] = []
+        invalid: list[RowError] = []
+        for item in batch:
+            planned = item if isinstance(item, RowError) else plan_row(*item, groups, now=now)
+            if isinstance(planned, RowError):
+                invalid.append(planned)
+            else:
+                valid.append(planned)
+        return valid, invalid
+
+    async def _end(
+        self, job: ImportJob, owner: str, status: ImportStatus, failure: str | None
+    ) -> None:
+        await self._store.finish(
+            job.workspace_id,
+            job.id,
+            owner=owner,
+            status=status,
+            failure=failure,
+            at=self._clock.now(),
+        )
+
+
+def _take(rows: _Rows, count: int) -> list[tuple[int, dict[str, str]] | RowError]:
+    return list(islice(rows, count))
