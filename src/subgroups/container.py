@@ -198,6 +198,16 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     links = LinkService(
         links=link_store, groups=groups, subscriptions=backend.subscriptions, clock=clock
     )
+    person = PersonService(
+        links=links,
+        link_store=link_store,
+        data=SqlPersonDataStore(db),
+        workspaces=workspaces,
+        groups=groups,
+        subscriptions=backend.subscriptions,
+        reports=report_store,
+        clock=clock,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -224,16 +234,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             reports=report_store, groups=groups, workspaces=workspaces, clock=clock
         ),
         links=links,
-        person=PersonService(
-            links=links,
-            link_store=link_store,
-            data=SqlPersonDataStore(db),
-            workspaces=workspaces,
-            groups=groups,
-            subscriptions=backend.subscriptions,
-            reports=report_store,
-            clock=clock,
-        ),
+        person=person,
         ratelimits=RateLimitService(
             rates={
                 Pool.SET: settings.rate_limit_set,
@@ -256,6 +257,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
             workspaces=workspaces,
             clock=clock,
             lease_seconds=settings.import_lease_seconds,
+            person=person,
         ),
         exports=ExportService(reader=backend.exports, groups=groups, workspaces=workspaces),
         history=HistoryService(groups=groups, reader=SqlHistoryReader(db)),

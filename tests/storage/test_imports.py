@@ -3,6 +3,7 @@ by accident, the dry run, the error report, malformed files, reruns and the reco
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime, timedelta
 
@@ -392,3 +393,35 @@ async def test_the_job_is_kept_with_its_counts(services: Services, tenant: Tenan
         True,
     )
     assert kept.created_at <= datetime.now(UTC)
+
+
+async def test_an_erased_persons_address_is_not_resubscribed_without_consent_after_the_erasure(
+    services: Services, tenant: Tenant
+) -> None:
+    """Erasure keeps a suppression entry (§11): importing the address again, even for a new
+    person, is refused unless consented_at is after the erasure."""
+    g = tenant.email_group.id
+    await services.subscriptions.set_state(
+        workspace_id=tenant.workspace.id,
+        request=GroupRequest(g, "unsubscribed", external_id="gone", email="gone@example.com"),
+        actor=Actor(Source.REST_API),
+    )
+    [profile] = await services.subscriptions.profiles(
+        workspace_id=tenant.workspace.id, kind="email", value="gone@example.com"
+    )
+    await services.person.erase(workspace_id=tenant.workspace.id, profile_id=profile.id, by="CLI")
+    before = len(await records(services, tenant))
+
+    stale = f"{HEADER}\nnew-id,gone@example.com,,{g},subscribed,2020-01-01T00:00:00Z,old ESP\n"
+    refused = await run_import(services, tenant, stale)
+    [error] = await errors_of(services, refused)
+    assert (refused.counts.refused, refused.counts.subscribed) == (1, 0)
+    assert error.line == 2
+    assert error.message.startswith("would resubscribe a person who unsubscribed on ")
+    assert len(await records(services, tenant)) == before
+
+    later = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    consented = f"{HEADER}\nnew-id,gone@example.com,,{g},subscribed,{later},signup form\n"
+    await asyncio.sleep(1.1)  # consented_at may not be in the future
+    applied = await run_import(services, tenant, consented)
+    assert (applied.counts.refused, applied.counts.subscribed) == (0, 1)

@@ -65,6 +65,8 @@ class RowError:
     column: str
     value: str
     message: str
+    # Refused by a consent rule (counted as refused), rather than invalid.
+    refused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +198,7 @@ def refusal(line: int, value: str, unsubscribed_at: datetime) -> RowError:
         value,
         f"would resubscribe a person who unsubscribed on {when};"
         " give consented_at later than that to import it",
+        refused=True,
     )
 
 
@@ -215,7 +218,10 @@ def tally(
 
     `created_before`: for a dry run, whose batches are each rolled back, the people that earlier
     batches created; a person created again is not counted twice, and is added to it."""
-    counts = ImportCounts(rows=len(rows) + len(invalid), invalid=len(invalid))
+    refused = sum(1 for e in invalid if e.refused)
+    counts = ImportCounts(
+        rows=len(rows) + len(invalid), invalid=len(invalid) - refused, refused=refused
+    )
     errors = list(invalid)
     for row, outcome in zip(rows, outcomes, strict=True):
         created = outcome.created

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from itertools import islice
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from subgroups.domain.imports import (
     ImportCounts,
@@ -26,11 +26,16 @@ from subgroups.domain.imports import (
     ImportStatus,
     RowError,
     plan_row,
+    refusal,
 )
-from subgroups.domain.models import Group
+from subgroups.domain.models import Group, State
+from subgroups.domain.subscriptions import Assignment
 from subgroups.errors import Conflict, GroupArchived, InvalidRequest, LeaseLost, NotFound
 from subgroups.services.import_files import FileSummary, check_file, read_rows
 from subgroups.services.ports import Clock, GroupStore, ImportStore, WorkspaceStore
+
+if TYPE_CHECKING:
+    from subgroups.services.person import PersonService
 
 BATCH_ROWS: Final = 2000
 Progress = Callable[[ImportJob, ImportCounts], None]
@@ -52,7 +57,11 @@ class ImportService:
         clock: Clock,
         lease_seconds: float,
         batch_rows: int = BATCH_ROWS,
+        person: PersonService | None = None,
     ) -> None:
+        """`person`: consulted so that an import never resubscribes an erased person's address
+        without consent given after the erasure (§11)."""
+        self._person = person
         self._store = store
         self._groups = groups
         self._workspaces = workspaces
@@ -185,6 +194,7 @@ class ImportService:
         groups = await self._groups.find(job.workspace_id, wanted)
         while True:
             valid, invalid = await asyncio.to_thread(self._plan, batch, groups)
+            valid, invalid = await self._without_erased(job.workspace_id, valid, invalid)
             try:
                 return await self._store.apply(
                     workspace_id=job.workspace_id,
@@ -200,6 +210,43 @@ class ImportService:
                 # Archived since it was read: its rows become invalid, with the API's message.
                 group = groups[archived.group_id]
                 groups = {**groups, group.id: replace(group, archived_at=self._clock.now())}
+
+    async def _without_erased(
+        self, workspace_id: int, valid: list[ImportRow], invalid: list[RowError]
+    ) -> tuple[list[ImportRow], list[RowError]]:
+        """The rows that would subscribe the address of an erased person who had left the group,
+        without later consent, moved to the refused ones."""
+        if self._person is None:
+            return valid, invalid
+        subscribing = [
+            (row, contact)
+            for row in valid
+            if row.assignment.state is State.SUBSCRIBED
+            and (contact := _contact(row.assignment)) is not None
+        ]
+        if not subscribing:
+            return valid, invalid
+        found = await self._person.refusing_entries(
+            workspace_id,
+            [
+                (
+                    row.assignment.group.id,
+                    row.assignment.contact_column,
+                    contact,
+                    row.assignment.consented_at,
+                )
+                for row, contact in subscribing
+            ],
+        )
+        refused = {
+            row.line: refusal(row.line, State.SUBSCRIBED.value, entry.erased_at)
+            for (row, _), entry in zip(subscribing, found, strict=True)
+            if entry is not None
+        }
+        if not refused:
+            return valid, invalid
+        kept = [row for row in valid if row.line not in refused]
+        return kept, sorted([*invalid, *refused.values()], key=lambda e: e.line)
 
     def _plan(
         self, batch: list[tuple[int, dict[str, str]] | RowError], groups: dict[str, Group]
@@ -226,6 +273,13 @@ class ImportService:
             failure=failure,
             at=self._clock.now(),
         )
+
+
+def _contact(a: Assignment) -> str | None:
+    """The email or phone a row subscribes: the one it selects by, or records."""
+    if a.contacts:
+        return a.contacts[0]
+    return a.contact_to_record
 
 
 def _take(rows: _Rows, count: int) -> list[tuple[int, dict[str, str]] | RowError]:

@@ -267,6 +267,24 @@ class PersonService:
             if value is not None
         ]
 
+    async def refusing_entries(
+        self, workspace_id: int, wanted: Sequence[tuple[str, str, str, datetime | None]]
+    ) -> list[SuppressionEntry | None]:
+        """For each (group id, "email" or "phone", normalised address, consented_at) that would
+        subscribe the address: the entry of an erased person that forbids it, or None. One read
+        of the key and one of the entries, for a whole batch of an import."""
+        key = await self._link_store.suppression_key(workspace_id, new_key=None)
+        if key is None or not wanted:
+            return [None] * len(wanted)
+        hashes = [contact_hash(key, kind, value) for _, kind, value, _ in wanted]
+        by_hash: dict[str, list[SuppressionEntry]] = {}
+        for entry in await self._data.suppressions(workspace_id, set(hashes)):
+            by_hash.setdefault(entry.contact_hash, []).append(entry)
+        return [
+            refusing_entry(by_hash.get(name, ()), group_id, consented_at)
+            for name, (group_id, _, _, consented_at) in zip(hashes, wanted, strict=True)
+        ]
+
     async def suppressed_resubscription(
         self,
         *,
