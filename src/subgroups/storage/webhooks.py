@@ -249,6 +249,8 @@ class SqlWebhookStore:
                 state_changes.c.workspace_id == endpoints.c.workspace_id,
                 state_changes.c.id > endpoints.c.cursor,
             )
+            # Correlated on the endpoint only: the outer query has state_changes too.
+            .correlate(endpoints)
             .scalar_subquery()
         )
         oldest_unqueued = (
@@ -264,7 +266,7 @@ class SqlWebhookStore:
             .where(endpoints.c.enabled)
         )
         async with self._db.snapshot() as conn:
-            by_status: dict[str, int] = dict((await conn.execute(counts)).tuples().all())
+            by_status: dict[str, int] = dict((await conn.execute(counts)).all())
             oldest = [
                 (await conn.execute(oldest_pending)).scalar(),
                 (await conn.execute(oldest_unqueued)).scalar(),
