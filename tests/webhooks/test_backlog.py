@@ -4,7 +4,7 @@ whether or not a dispatcher has queued them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from subgroups.container import Services
 from subgroups.domain.models import Actor, Source
@@ -44,3 +44,25 @@ async def test_a_change_not_yet_queued_counts_from_when_it_happened(
     # A disabled endpoint waits for nothing.
     await services.webhooks.disable(made.endpoint.id, workspace_id=tenant.workspace.id)
     assert (await services.webhooks.backlog()).oldest_undelivered_at is None
+
+
+async def test_a_queued_change_counts_from_when_it_happened(
+    services: Services, tenant: Tenant
+) -> None:
+    await services.webhooks.create(
+        workspace_id=tenant.workspace.id, url="https://hooks.example.com/subgroups"
+    )
+    await change(services, tenant, "subscribed")
+    await change(services, tenant, "unsubscribed")
+    changes = await services.change_feed.changes(tenant.workspace.id, after=0, limit=10)
+    now = datetime.now(UTC)
+    [endpoint] = await services.webhook_queue.claim(
+        owner="test", now=now, until=now + timedelta(minutes=1), limit=10
+    )
+    cursor = await services.webhook_queue.enqueue(
+        endpoint, owner="test", change_ids=[c.id for c in changes], cursor=changes[-1].id, at=now
+    )
+    assert cursor == changes[-1].id
+    found = await services.webhooks.backlog()
+    assert found.pending == len(changes) == 2
+    assert found.oldest_undelivered_at == changes[0].occurred_at
