@@ -64,6 +64,13 @@ WRK_CONNECTIONS = 16
 # many were still on their way): on a loaded machine a backlog can take far longer to deliver.
 WAIT_SECONDS = 60.0
 MAKE_CONCURRENCY = 8  # set calls in flight while making the backlog (the writer batches them)
+# The settings that change a run's sizes (the report names those set).
+SIZES = (
+    "BENCH_DURATION",
+    "BENCH_WEBHOOK_SECONDS",
+    "BENCH_WEBHOOK_BACKLOG",
+    "BENCH_WEBHOOK_DRAIN_SECONDS",
+)
 # Delivery to a receiver on loopback must be allowed; every process shares the sealing key.
 HOOK_ENV = {
     "SUBGROUPS_WEBHOOK_ALLOW_PRIVATE": "true",
@@ -522,6 +529,10 @@ def working(url: str, log: Path) -> Iterator[int]:
 def render(plan: Plan, machine: list[tuple[str, str]]) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = "python -m bench.webhooks" + (" --quick" if plan.quick else "")
+    if len(plan.backends) == 1:
+        command += f" --backend {plan.backends[0]}"
+    changed = [f"{k}={v}" for k, v in sorted(os.environ.items()) if k in SIZES]
+    command = " ".join([*changed, command])
     lines = [
         f"Measured {now} with `{command}` (also run by `make bench`): one `subgroups serve`"
         " (or one `subgroups worker`), one endpoint, the receiver of `bench/receiver.py` on"
