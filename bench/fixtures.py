@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -30,6 +31,20 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 SEED_BATCH = 50
+
+
+@contextmanager
+def scratch_database(backend: str, directory: Path, postgres_name: str) -> Iterator[str]:
+    """A database of the run's own: a SQLite file in `directory`, or a PostgreSQL database made
+    afresh on the benchmark server and dropped at the end."""
+    if backend == "sqlite":
+        yield sqlite_url(directory)
+        return
+    url = recreate_postgres(POSTGRES_ADMIN_URL, postgres_name)
+    try:
+        yield url
+    finally:
+        drop_postgres(POSTGRES_ADMIN_URL, postgres_name)
 
 
 def sqlite_url(directory: Path) -> str:
@@ -68,9 +83,9 @@ class Tenant:
 class Fixture:
     """One migrated database, a workspace with a key, and helpers to seed and inspect it."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, settings: Settings | None = None) -> None:
         self.database_url = database_url
-        self.settings = Settings(database_url=database_url, db_pool_size=2)
+        self.settings = settings or Settings(database_url=database_url, db_pool_size=2)
         upgrade(database_url)
         self.tenant = self._run(self._tenant)
 

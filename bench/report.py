@@ -191,13 +191,19 @@ def render(report: Report) -> str:
 
 
 def write(report: Report, path: Path = BENCHMARKS) -> None:
-    start, end = f"<!-- bench:{report.region}:start -->", f"<!-- bench:{report.region}:end -->"
-    block = f"{start}\n{render(report)}{end}"
+    write_block(report.region, render(report), path)
+
+
+def write_block(region: str, rendered: str, path: Path = BENCHMARKS) -> None:
+    """Puts `rendered` between the region's markers, wherever they are in the file (at its end,
+    under a heading of their own, the first time)."""
+    start, end = f"<!-- bench:{region}:start -->", f"<!-- bench:{region}:end -->"
+    block = f"{start}\n{rendered}{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _m: block, text)
     else:
-        text = text.rstrip() + f"\n\n## Latest `{report.region}` run\n\n{block}\n"
+        text = text.rstrip() + f"\n\n## Latest `{region}` run\n\n{block}\n"
     path.write_text(text)
-    print(f"\nwrote {path.name} (section '{report.region}')")
+    print(f"\nwrote {path.name} (section '{region}')")

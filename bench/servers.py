@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -71,3 +72,18 @@ def _rss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process and the workers it forked have used so far: what a
+    figure cost, whatever else the machine was running."""
+    return sum(_cpu_seconds(p) for p in [pid, *_children(pid)])
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        # Fields after the command name (which may hold spaces), from the 3rd: utime is the 14th.
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

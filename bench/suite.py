@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.servers import ServerProcess
 
-from bench import report
-from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, drop_postgres, recreate_postgres, sqlite_url
+from bench import report, webhooks
+from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, scratch_database
 from bench.load import LoadResult, Mix, ensure_wrk, run_wrk
 from bench.machine import describe
+from bench.options import Options, parse_options
 from bench.pgbench import run_pgbench, script
 from bench.results import Row
 from bench.servers import baseline_command, rss_kib, running, service_command
@@ -72,19 +72,14 @@ class Plan:
 
 
 def parse_args(argv: list[str]) -> Plan:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", default=bool(os.environ.get("BENCH_QUICK")))
-    parser.add_argument(
-        "--backend", action="append", choices=["sqlite", "postgresql"], help="default: both"
-    )
-    args = parser.parse_args(argv)
-    quick: bool = args.quick
+    options = parse_options("python -m bench", __doc__, argv)
+    quick = options.quick
     return Plan(
         quick=quick,
         duration=os.environ.get("BENCH_DURATION", "5s" if quick else "15s"),
         warmup=os.environ.get("BENCH_WARMUP", "1s" if quick else "3s"),
         connections=(16,) if quick else (4, 16, 64),
-        backends=tuple(args.backend or ("sqlite", "postgresql")),
+        backends=options.backends,
         logs=Path(tempfile.mkdtemp(prefix="subgroups-bench-")),
     )
 
@@ -116,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
         if row.baseline_rps is not None:
             row.baseline_rps = plan.baseline(row.connections, row.workers)
     report.write(plan_report(plan, machine))
+    # Webhook delivery under load: figures of their own, in their own section.
+    webhooks.run(webhooks.plan_for(Options(plan.quick, plan.backends)))
 
 
 def plan_report(plan: Plan, machine: list[tuple[str, str]]) -> report.Report:
@@ -133,16 +130,8 @@ def plan_report(plan: Plan, machine: list[tuple[str, str]]) -> report.Report:
     )
 
 
-@contextmanager
-def database(backend: str, plan: Plan) -> Iterator[str]:
-    if backend == "sqlite":
-        yield sqlite_url(plan.logs)
-        return
-    url = recreate_postgres(POSTGRES_ADMIN_URL, PG_DATABASE)
-    try:
-        yield url
-    finally:
-        drop_postgres(POSTGRES_ADMIN_URL, PG_DATABASE)
+def database(backend: str, plan: Plan) -> AbstractContextManager[str]:
+    return scratch_database(backend, plan.logs, PG_DATABASE)
 
 
 def run_baseline(

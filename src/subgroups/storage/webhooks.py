@@ -220,50 +220,48 @@ class SqlWebhookStore:
         return bool(await self._db.write(lambda conn: conn.execute(again).rowcount))
 
     async def backlog(self) -> Backlog:
-        live = and_(
-            endpoints.c.workspace_id == deliveries.c.workspace_id,
-            endpoints.c.id == deliveries.c.endpoint_id,
-            endpoints.c.enabled,
-        )
         counts = (
             select(deliveries.c.status, func.count())
             .where(deliveries.c.status != DeliveryStatus.DELIVERED.value)
             .group_by(deliveries.c.status)
         )
-        oldest_pending = (
-            select(func.min(state_changes.c.occurred_at))
-            .select_from(deliveries.join(endpoints, live))
-            .join(
-                state_changes,
-                and_(
-                    state_changes.c.workspace_id == deliveries.c.workspace_id,
-                    state_changes.c.id == deliveries.c.change_id,
-                ),
-            )
-            .where(deliveries.c.status == PENDING)
-        )
-        # The first change of each enabled endpoint not yet queued (its cursor's next).
-        later = state_changes.alias("later")
-        first_unqueued = (
-            select(func.min(later.c.id))
+        # When the first pending delivery of each enabled endpoint (the lowest change id, which
+        # the partial index of pending rows hands out first) happened: one probe per endpoint,
+        # where a join of every pending row to its change would read them all.
+        first_pending = (
+            select(func.min(deliveries.c.change_id))
             .where(
-                later.c.workspace_id == endpoints.c.workspace_id, later.c.id > endpoints.c.cursor
+                deliveries.c.workspace_id == endpoints.c.workspace_id,
+                deliveries.c.endpoint_id == endpoints.c.id,
+                deliveries.c.status == PENDING,
             )
             .correlate(endpoints)
             .scalar_subquery()
         )
-        oldest_unqueued = (
-            select(func.min(state_changes.c.occurred_at))
-            .select_from(endpoints)
-            .join(
-                state_changes,
-                and_(
-                    state_changes.c.workspace_id == endpoints.c.workspace_id,
-                    state_changes.c.id == first_unqueued,
-                ),
+        first_pending_at = (
+            select(state_changes.c.occurred_at)
+            .where(
+                state_changes.c.workspace_id == endpoints.c.workspace_id,
+                state_changes.c.id == first_pending,
             )
-            .where(endpoints.c.enabled)
+            .correlate(endpoints)
+            .scalar_subquery()
         )
+        oldest_pending = select(func.min(first_pending_at)).where(endpoints.c.enabled)
+        # When the first change not yet queued for each enabled endpoint (its cursor's next)
+        # happened: one index probe per endpoint.
+        first_unqueued_at = (
+            select(state_changes.c.occurred_at)
+            .where(
+                state_changes.c.workspace_id == endpoints.c.workspace_id,
+                state_changes.c.id > endpoints.c.cursor,
+            )
+            .order_by(state_changes.c.id)
+            .limit(1)
+            .correlate(endpoints)
+            .scalar_subquery()
+        )
+        oldest_unqueued = select(func.min(first_unqueued_at)).where(endpoints.c.enabled)
         async with self._db.snapshot() as conn:
             by_status: dict[str, int] = dict((await conn.execute(counts)).all())
             oldest = [
