@@ -1,9 +1,9 @@
 """Sends webhook deliveries over HTTP (httpx), to public addresses only unless told otherwise.
 
-Before each request the URL's host is resolved and every address it resolves to is checked (a
-receiver's DNS can change after `webhook create`, and a name can resolve to a private address
-next to a public one); the request then goes to the first checked address, not to a second
-lookup that could answer differently. The host name is kept for the Host header and for TLS
+Before each request the URL's host is resolved (at most once a second per host) and every address
+it resolves to is checked (a receiver's DNS can change after `webhook create`, and a name can
+resolve to a private address next to a public one); the request then goes to the first checked
+address, not to a second lookup that could answer differently. The host name is kept for the Host header and for TLS
 (SNI and certificate checks). Redirects are not followed, environment proxies are not used, and
 at most 1 KiB of an answer is read.
 """
@@ -29,6 +29,9 @@ from subgroups.domain.webhooks import (
 
 TIMEOUT_SECONDS: Final = 15.0
 MAX_CONNECTIONS: Final = 200
+RESOLVED_SECONDS: Final = 1.0
+MAX_RESOLVED: Final = 10_000
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class RefusedAddress(Exception):
@@ -39,6 +42,7 @@ class HttpSender:
     def __init__(self, *, allow_private: bool, timeout_seconds: float = TIMEOUT_SECONDS) -> None:
         self._allow_private = allow_private
         self._timeout = timeout_seconds
+        self._resolved: dict[tuple[str, int], tuple[float, list[Address]]] = {}
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_seconds),
             limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=50),
@@ -89,10 +93,7 @@ class HttpSender:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = [ipaddress.ip_address(info[4][0]) for info in found]
-        if not addresses:
-            raise OSError(f"{host} has no address")
+        addresses = await self._resolve(host, port)
         if not self._allow_private:
             for address in addresses:
                 if not is_public(address):
@@ -100,6 +101,23 @@ class HttpSender:
         first = addresses[0]
         literal = f"[{first}]" if first.version == 6 else str(first)
         return urlunsplit(parts._replace(netloc=f"{literal}:{port}")), host
+
+    async def _resolve(self, host: str, port: int) -> list[Address]:
+        """The addresses of host:port, looked up at most once a second: a round of deliveries to
+        one endpoint resolves its host once, not once per request (and each lookup costs a
+        thread), while a change of DNS is still seen within the second."""
+        now = time.monotonic()
+        known = self._resolved.get((host, port))
+        if known is not None and known[0] > now:
+            return known[1]
+        found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [ipaddress.ip_address(info[4][0]) for info in found]
+        if not addresses:
+            raise OSError(f"{host} has no address")
+        if len(self._resolved) >= MAX_RESOLVED:
+            self._resolved.clear()
+        self._resolved[(host, port)] = (now + RESOLVED_SECONDS, addresses)
+        return addresses
 
     async def aclose(self) -> None:
         await self._client.aclose()
