@@ -4,8 +4,8 @@ Before each request the URL's host is resolved (at most once a second per host) 
 it resolves to is checked (a receiver's DNS can change after `webhook create`, and a name can
 resolve to a private address next to a public one); the request then goes to the first checked
 address, not to a second lookup that could answer differently. The host name is kept for the
-Host header and for TLS (SNI and certificate checks). Redirects are not followed, environment proxies are not used, and
-at most 1 KiB of an answer is read.
+Host header and for TLS (SNI and certificate checks). Redirects are not followed, environment
+proxies are not used, and at most 1 KiB of an answer is read.
 """
 
 from __future__ import annotations
