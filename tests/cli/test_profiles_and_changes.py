@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -163,3 +164,23 @@ def test_changes_list_refuses_a_limit_below_one(cli: Cli, setup: Setup) -> None:
     result = cli("changes", "list", "--workspace", setup.workspace, "--limit", "0")
 
     assert result.exit_code == 2
+
+
+def test_profile_show_as_of_gives_the_states_as_they_stood_then(cli: Cli, setup: Setup) -> None:
+    ws = int(setup.workspace)
+    cli.set_state(ws, setup.email_group, "subscribed", external_id="u1", email="a@example.com")
+    between = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    cli.set_state(ws, setup.email_group, "unsubscribed", external_id="u1")
+    show = ("profile", "show", "--workspace", setup.workspace, "--external-id", "u1")
+
+    then = cli.ok(*show, "--as-of", between)
+    now = cli.ok(*show, "--as-of", datetime.now(UTC).isoformat())
+    before = cli.ok(*show, "--as-of", "2000-01-01T00:00:00Z")
+
+    [profile] = then["profiles"]
+    assert profile["external_id"] == "u1"
+    assert profile["subscriptions"] == [{"group_id": setup.email_group, "state": "subscribed"}]
+    assert now["profiles"][0]["subscriptions"][0]["state"] == "unsubscribed"
+    assert before["profiles"] == []  # the profile did not exist yet
+    assert cli.fails(*show, "--as-of", "yesterday") == "as_of must be an ISO 8601 date-time"

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from subgroups.container import Services
     from subgroups.domain.models import Group, ProfileView
-    from subgroups.domain.reads import IdentifierKind
+    from subgroups.domain.reads import IdentifierKind, UserPage
     from subgroups.services.person import PersonExport
 
 F = TypeVar("F", bound="Callable[..., Any]")
@@ -55,17 +55,24 @@ def _identifier_options(command: F) -> F:
 
 @profile.command("show")
 @_identifier_options
+@click.option(
+    "--as-of", default=None, metavar="TIME", help="The states as they stood then (ISO 8601)."
+)
 @common
 def profile_show(
     workspace_id: int,
     external_id: str | None,
     email: str | None,
     phone: str | None,
+    as_of: str | None,
     database_url: str | None,
     as_json: bool,
 ) -> None:
-    """Show the profiles with this external id, email or phone."""
+    """Show the profiles with this external id, email or phone (as they stood at --as-of)."""
     kind, value = _one_identifier(external_id, email, phone, as_json=as_json)
+    if as_of is not None:
+        _show_as_of(workspace_id, kind, value, as_of, database_url, as_json)
+        return
 
     async def action(services: Services) -> tuple[list[ProfileView], dict[str, Group]]:
         found = await services.subscriptions.profiles(
@@ -122,6 +129,52 @@ def profile_set(
     notes = run(database_url, as_json, action)
     text = "\n".join([f"{state} in group {group_id}", *(f"note: {n}" for n in notes)])
     emit({"message": "success", "errors": notes}, text, as_json=as_json)
+
+
+def _show_as_of(
+    workspace_id: int,
+    kind: IdentifierKind,
+    value: str,
+    as_of: str,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """The profiles' states at `as_of`, from the records (as user/status answers with as_of)."""
+    from subgroups.domain.exports import moment
+    from subgroups.domain.reads import Identifiers
+
+    async def action(services: Services) -> UserPage:
+        at = moment(as_of, "as_of")
+        assert at is not None
+        return await services.history.user_statuses(
+            workspace_id=workspace_id, identifiers=Identifiers(**{kind: [value]}), at=at
+        )
+
+    page = run(database_url, as_json, action)
+    docs = [
+        {
+            "external_id": u.external_id,
+            "email": u.email,
+            "phone": u.phone,
+            "subscriptions": [{"group_id": g.group_id, "state": g.state.value} for g in u.groups],
+        }
+        for u in page.users
+    ]
+    texts = [
+        "\n".join(
+            [
+                "profile "
+                + " ".join(f"{k}={v}" for k, v in doc.items() if k != "subscriptions" and v),
+                table(
+                    ["GROUP", "CHANNEL", "STATE", "GROUP ID"],
+                    [(g.name, g.channel, g.state.value, g.group_id) for g in u.groups],
+                )
+                or "in no group",
+            ]
+        )
+        for doc, u in zip(docs, page.users, strict=True)
+    ]
+    emit({"as_of": as_of, "profiles": docs}, "\n\n".join(texts) or "no profile", as_json=as_json)
 
 
 def _profile_text(p: ProfileView, groups: dict[str, Group]) -> str:
