@@ -5,16 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from subgroups.domain.reads import (
-    Identifiers,
-    StatusLabel,
-    UserPage,
-    combined_status,
-    page_bounds,
-    parse_as_sent,
-)
+from subgroups.domain.reads import Identifiers, StatusLabel, UserPage
 from subgroups.services.ports import GroupStore, HistoryReader
-from subgroups.services.status import checked_lookup
+from subgroups.services.status import checked_lookup, checked_page, labelled
 
 
 class HistoryService:
@@ -30,10 +23,7 @@ class HistoryService:
             return {}
         group, kind, sent = lookup
         states = await self._reader.states(workspace_id, group.id, kind, set(sent.values()), at=at)
-        return {
-            value: combined_status(states.get(normalised, frozenset()))
-            for value, normalised in sent.items()
-        }
+        return labelled(sent, states)
 
     async def user_statuses(
         self,
@@ -44,9 +34,7 @@ class HistoryService:
         limit: int | None = None,
         offset: int | None = None,
     ) -> UserPage:
-        kind, values = identifiers.require_one_kind()
-        normalised = set((parse_as_sent(kind, values, kind) or {}).values())
-        checked_limit, checked_offset = page_bounds(limit, offset)
+        page = checked_page(identifiers, limit, offset)
         return await self._reader.user_statuses(
-            workspace_id, kind, normalised, at=at, limit=checked_limit, offset=checked_offset
+            workspace_id, page.kind, page.values, at=at, limit=page.limit, offset=page.offset
         )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from subgroups.domain.models import Group
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from subgroups.domain.models import Group, State
 from subgroups.domain.reads import (
     IdentifierKind,
     Identifiers,
@@ -37,10 +40,7 @@ class StatusService:
             return {}
         group, kind, sent = lookup
         states = await self._reader.states(workspace_id, group.pk, kind, set(sent.values()))
-        return {
-            value: combined_status(states.get(normalised, frozenset()))
-            for value, normalised in sent.items()
-        }
+        return labelled(sent, states)
 
     async def user_statuses(
         self,
@@ -51,11 +51,9 @@ class StatusService:
         offset: int | None = None,
     ) -> UserPage:
         """One page of the profiles the identifiers select, with their states. Raises InvalidRequest."""
-        kind, values = identifiers.require_one_kind()
-        normalised = set((parse_as_sent(kind, values, kind) or {}).values())
-        checked_limit, checked_offset = page_bounds(limit, offset)
+        page = checked_page(identifiers, limit, offset)
         return await self._reader.user_statuses(
-            workspace_id, kind, normalised, limit=checked_limit, offset=checked_offset
+            workspace_id, page.kind, page.values, limit=page.limit, offset=page.offset
         )
 
 
@@ -83,3 +81,30 @@ async def checked_lookup(
         return None
     kind, values = selected
     return group, kind, parse_as_sent(kind, values, kind) or {}
+
+
+def labelled(
+    sent: dict[str, str], states: Mapping[str, frozenset[State]]
+) -> dict[str, StatusLabel]:
+    """Each value as sent -> the status of the states found for its normalised form."""
+    return {
+        value: combined_status(states.get(normalised, frozenset()))
+        for value, normalised in sent.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    kind: IdentifierKind
+    values: set[str]
+    limit: int
+    offset: int
+
+
+def checked_page(identifiers: Identifiers, limit: int | None, offset: int | None) -> PageRequest:
+    """user/status's checks: one kind of identifier, its values normalised, the page's bounds.
+    Raises InvalidRequest."""
+    kind, values = identifiers.require_one_kind()
+    normalised = set((parse_as_sent(kind, values, kind) or {}).values())
+    checked_limit, checked_offset = page_bounds(limit, offset)
+    return PageRequest(kind, normalised, checked_limit, checked_offset)
