@@ -13,24 +13,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
-from subgroups.container import Services
-from subgroups.domain.imports import ImportStatus
-from tests.dashboard.browsing import Setup, make_group, make_setup, sign_in
+from tests.dashboard.browsing import make_group, make_setup, run_imports, sign_in
 from tests.dashboard.conftest import LiveServer, screenshot
-
-WORKER = "browser-test-worker"
-
-
-def run_imports(live_server: LiveServer, setup: Setup) -> None:
-    """Runs the queued imports until none of the workspace's is left unfinished."""
-
-    async def action(services: Services) -> None:
-        while await services.imports.run_next(owner=WORKER) is not None:
-            pass
-        jobs = await services.imports.recent(workspace_id=setup.workspace_id)
-        assert {job.status for job in jobs} <= {ImportStatus.FINISHED, ImportStatus.FAILED}
-
-    live_server.call(action)
 
 
 def people_csv(folder: Path, group_id: str) -> Path:
