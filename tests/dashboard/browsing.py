@@ -1,7 +1,9 @@
-"""What the browser tests share: an operator with a workspace and a key, signing in, API calls."""
+"""What the browser tests share: an operator with a workspace and a key, signing in, API calls,
+running queued imports."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 from dataclasses import dataclass
@@ -11,12 +13,14 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from subgroups.container import Services
+from subgroups.domain.imports import ImportStatus
 from subgroups.domain.models import Group
 from subgroups.domain.webhooks import Endpoint
 from tests.dashboard.conftest import LiveServer
 from tests.dashboard.helpers import record_deliveries
 
 PASSWORD = "a long enough password"
+IMPORT_WORKER = "browser-test-worker"
 _serial = itertools.count(1)
 
 
@@ -72,6 +76,23 @@ def record_changes(live_server: LiveServer, setup: Setup, group: Group, endpoint
             workspace_id=setup.workspace_id, group_id=group.id, days=30
         )
         await record_deliveries(services, endpoint, sorted(c.id for c in report.recent))
+
+    live_server.call(action)
+
+
+def run_imports(live_server: LiveServer, setup: Setup) -> None:
+    """Runs the queued imports until none of the workspace's is left unfinished (one that the
+    server's own loop holds is waited for)."""
+
+    async def action(services: Services) -> None:
+        async with asyncio.timeout(10):
+            while True:
+                while await services.imports.run_next(owner=IMPORT_WORKER) is not None:
+                    pass
+                jobs = await services.imports.recent(workspace_id=setup.workspace_id)
+                if all(job.status in (ImportStatus.FINISHED, ImportStatus.FAILED) for job in jobs):
+                    return
+                await asyncio.sleep(0.05)
 
     live_server.call(action)
 

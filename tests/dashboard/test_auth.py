@@ -173,9 +173,9 @@ async def test_every_form_is_refused_without_the_session_csrf_token(
         if isinstance(route, Route) and "POST" in (route.methods or ()) and route.path != "/sign-in"
     ]
     # sign out; create, edit, archive a group; set a profile's state, erase a profile; save the
-    # person pages' branding; create, revoke a key; create, disable, enable a webhook endpoint,
-    # rotate its secret, replay after, replay one
-    assert len(posts) == 15
+    # person pages' branding; upload an import; create, revoke a key; create, disable, enable a
+    # webhook endpoint, rotate its secret, replay after, replay one
+    assert len(posts) == 16
 
     for path in posts:
         for data in ({}, {"csrf": "wrong", "name": "x", "channel": "email"}):

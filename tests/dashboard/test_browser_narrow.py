@@ -16,6 +16,7 @@ from tests.dashboard.browsing import (
     make_group,
     make_setup,
     record_changes,
+    run_imports,
     sign_in,
 )
 from tests.dashboard.conftest import LiveServer, screenshot
@@ -164,6 +165,27 @@ def test_every_page_fits_a_phone_and_its_controls_can_be_reached(
     page.get_by_role("button", name="Rotate secret").click()
     expect(page.locator("#new-secret")).to_be_visible()
     check("webhook-secret")
+
+    # A long file name, as real ones can be: it must wrap, not widen the page.
+    async def import_one(services: Services) -> str:
+        job = await services.imports.submit(
+            workspace_id=setup.workspace_id,
+            file_name="braze-subscription-group-export-weekly-product-newsletter-2026-11-30.csv",
+            content=(
+                "external_id,subscription_group_id,subscription_state\n"
+                f"user-42,{group.id},subscribed\nuser-45,no-such-group,subscribed\n"
+            ).encode(),
+            dry_run=False,
+        )
+        return job.id
+
+    import_id = live_server.call(import_one)
+    run_imports(live_server, setup)
+    page.goto(f"{base}/imports")
+    check("imports")
+    page.goto(f"{base}/imports/{import_id}")
+    expect(page.locator("[data-status-badge]")).to_have_text("Finished")
+    check("import")
 
     page.goto(f"{base}/groups/no-such-group")
     check("dashboard-error")

@@ -97,6 +97,10 @@ class ImportService:
             raise NotFound(f"There is no import {import_id} in this workspace")
         return job
 
+    async def recent(self, *, workspace_id: int, limit: int = 50) -> list[ImportJob]:
+        """The workspace's latest imports, newest first."""
+        return await self._store.recent(workspace_id, limit=limit)
+
     def errors(self, *, workspace_id: int, import_id: str) -> AsyncIterator[RowError]:
         return self._store.errors(workspace_id, import_id)
 

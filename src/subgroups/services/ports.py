@@ -442,6 +442,9 @@ class ImportStore(Protocol):
 
     async def get(self, workspace_id: int, import_id: str) -> ImportJob | None: ...
 
+    async def recent(self, workspace_id: int, *, limit: int) -> list[ImportJob]:
+        """The workspace's newest `limit` jobs, newest first."""
+
     async def resumable(self, workspace_id: int, sha256: str) -> ImportJob | None:
         """The newest unfinished import (not a dry run) of the file with this hash."""
 

@@ -113,6 +113,17 @@ class SqlImportJobs(abc.ABC):
             )
         )
 
+    async def recent(self, workspace_id: int, *, limit: int) -> list[ImportJob]:
+        query = (
+            select(imports)
+            .where(imports.c.workspace_id == workspace_id)
+            .order_by(imports.c.created_at.desc())
+            .limit(limit)
+        )
+        async with self._db.snapshot() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_job(row) for row in rows]
+
     async def _one(self, where: Any) -> ImportJob | None:
         query = select(imports).where(where).order_by(imports.c.created_at.desc()).limit(1)
         async with self._db.snapshot() as conn:

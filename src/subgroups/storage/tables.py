@@ -373,6 +373,7 @@ imports = Table(
     Column("created_at", Timestamp(), nullable=False),
     Column("finished_at", Timestamp()),
     Index(None, "workspace_id", "sha256"),
+    Index(None, "workspace_id", "created_at"),  # a workspace's recent imports, newest first
 )
 
 # The file of an import started over HTTP or from the dashboard, kept until the import is over, so

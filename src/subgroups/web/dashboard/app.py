@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from subgroups.container import Services
-from subgroups.web.dashboard import auth, groups, keys, person_pages, profiles, webhooks
+from subgroups.web.dashboard import auth, groups, imports, keys, person_pages, profiles, webhooks
 from subgroups.web.dashboard.render import STATIC, render
 from subgroups.web.errors import Problem, exception_handlers
 from subgroups.web.state import keep_services
@@ -127,6 +127,19 @@ def dashboard_routes() -> list[BaseRoute]:
             profiles.erase,
             methods=["POST"],
             name="erase_profile",
+        ),
+        Route("/w/{workspace_id:int}/imports", imports.list_imports, name="imports"),
+        Route("/w/{workspace_id:int}/imports", imports.upload_import, methods=["POST"]),
+        Route("/w/{workspace_id:int}/imports/{import_id}", imports.show_import, name="import"),
+        Route(
+            "/w/{workspace_id:int}/imports/{import_id}/progress",
+            imports.import_progress,
+            name="import_progress",
+        ),
+        Route(
+            "/w/{workspace_id:int}/imports/{import_id}/errors.csv",
+            imports.import_errors,
+            name="import_errors",
         ),
         Route("/w/{workspace_id:int}/pages", person_pages.show, name="person_pages"),
         Route("/w/{workspace_id:int}/pages", person_pages.save, methods=["POST"]),

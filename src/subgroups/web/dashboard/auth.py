@@ -119,7 +119,7 @@ async def home(ctx: Context) -> Response:
     return redirect(url(ctx.request, "groups", workspace_id=workspaces[0].id))
 
 
-SECTIONS = ("groups", "profiles", "keys", "webhooks", "person_pages")
+SECTIONS = ("groups", "profiles", "imports", "keys", "webhooks", "person_pages")
 
 
 @signed_in

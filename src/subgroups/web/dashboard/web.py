@@ -1,8 +1,9 @@
 """What every dashboard view shares: the session cookie, forms and their CSRF token, notices, pages.
 
-Every signed-in view is wrapped by `signed_in`, which finds the session from its cookie (or sends
-the browser to the sign-in page) and, for a POST, reads the form and refuses it unless it carries
-the session's CSRF token. Views therefore cannot forget either check.
+Every signed-in view is wrapped by `signed_in` (or `signed_in_upload`, for a form that carries a
+file), which finds the session from its cookie (or sends the browser to the sign-in page) and, for
+a POST, reads the form and refuses it unless it carries the session's CSRF token. Views therefore
+cannot forget either check.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from subgroups.domain.operators import OperatorSession
 from subgroups.errors import SubgroupsError
 from subgroups.web.body import read_body
 from subgroups.web.dashboard.render import render
+from subgroups.web.dashboard.uploads import Upload, read_upload
 from subgroups.web.errors import status_of
 from subgroups.web.state import services_of
 
@@ -134,12 +136,14 @@ def redirect(target: str) -> RedirectResponse:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """A signed-in request: who, the form they posted (empty for a GET), and the services."""
+    """A signed-in request: who, the form they posted (empty for a GET), the services, and the
+    file the form carried (views wrapped by `signed_in_upload` only)."""
 
     request: Request
     session: OperatorSession
     form: Mapping[str, str]
     services: Services
+    upload: Upload | None = None
 
     async def workspace(self) -> tuple[Workspace, list[Workspace]]:
         """The workspace named by the path, and all of them (for the switcher)."""
@@ -182,9 +186,31 @@ class Context:
 
 
 View = Callable[[Context], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+FormReader = Callable[[Request], Awaitable[tuple[dict[str, str], Upload | None]]]
 
 
-def signed_in(view: View) -> Callable[[Request], Awaitable[Response]]:
+async def _plain_form(request: Request) -> tuple[dict[str, str], Upload | None]:
+    return await read_form(request), None
+
+
+def signed_in(view: View) -> Endpoint:
+    return _guarded(view, _plain_form)
+
+
+def signed_in_upload(view: View) -> Endpoint:
+    """`signed_in` for a view whose form posts a file (multipart/form-data). A form sent
+    otherwise has no file, and is read as any other (its CSRF token is checked all the same)."""
+    return _guarded(view, _form_with_file)
+
+
+async def _form_with_file(request: Request) -> tuple[dict[str, str], Upload | None]:
+    if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return await read_upload(request)
+    return await _plain_form(request)
+
+
+def _guarded(view: View, read: FormReader) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         services = services_of(request)
         session = await services.operators.session(request.cookies.get(SESSION_COOKIE, ""))
@@ -194,11 +220,12 @@ def signed_in(view: View) -> Callable[[Request], Awaitable[Response]]:
                 back += "?" + request.url.query
             return redirect(url(request, "sign_in") + "?" + urlencode({"next": back}))
         form: dict[str, str] = {}
+        upload: Upload | None = None
         if request.method == "POST":
-            form = await read_form(request)
+            form, upload = await read(request)
             if not same_token(form.get("csrf"), session.csrf_token):
                 raise CsrfRejected()
-        return await view(Context(request, session, form, services))
+        return await view(Context(request, session, form, services, upload))
 
     endpoint.__name__ = view.__name__
     endpoint.__doc__ = view.__doc__

@@ -1,5 +1,6 @@
-// The dashboard's few behaviours: copy buttons, confirmation dialogs, the size chart, and the
-// current section's tab kept in sight. Pages work without this file except for these things.
+// The dashboard's few behaviours: copy buttons, confirmation dialogs, the size chart, the
+// current section's tab kept in sight, and an import's live progress. Pages work without this
+// file except for these things (an import's page then reloads itself while the import runs).
 "use strict";
 
 (function () {
@@ -129,6 +130,76 @@
     });
   }
 
+  // An import's page follows the import: its progress (JSON, the API's shape) once a second
+  // until it ends.
+  const STATUS = {
+    queued: ["badge-unknown", "Queued"],
+    running: ["badge-active", "Running"],
+    finished: ["badge-on", "Finished"],
+    failed: ["badge-off", "Failed"],
+  };
+
+  function showImport(box, job) {
+    const number = (value) => Number(value).toLocaleString("en-US");
+    box.querySelectorAll("[data-field]").forEach((element) => {
+      const value = job[element.dataset.field];
+      if (element.dataset.field === "failure") {
+        element.textContent = value || "";
+        element.hidden = !value;
+      } else if (value !== undefined && value !== null) {
+        element.textContent = number(value);
+      }
+    });
+    const bar = box.querySelector("progress");
+    if (bar && job.total_rows) {
+      bar.max = job.total_rows;
+      bar.value = job.rows;
+      bar.textContent = `${job.rows} of ${job.total_rows}`;
+    }
+    const [kind, label] = STATUS[job.status] || STATUS.queued;
+    box.querySelectorAll("[data-status-badge]").forEach((badge) => {
+      badge.className = `badge ${kind}`;
+      badge.textContent = label;
+    });
+    const problems = job.refused + job.invalid;
+    const ended = !(job.status in { queued: 1, running: 1 });
+    box.querySelectorAll("[data-errors-link]").forEach((e) => { e.hidden = problems === 0; });
+    box.querySelectorAll("[data-no-errors]").forEach((e) => {
+      e.hidden = problems > 0;
+      if (ended) e.textContent = "No refused or invalid rows.";
+    });
+    document.querySelectorAll("[data-reload]").forEach((e) => { e.hidden = ended; });
+    box.dataset.status = job.status;
+    return ended;
+  }
+
+  function followImport() {
+    const box = document.querySelector("[data-import-progress]");
+    if (!box || !(box.dataset.status in { queued: 1, running: 1 })) return;
+    const poll = async () => {
+      let job;
+      try {
+        const response = await fetch(box.dataset.importProgress, {
+          headers: { Accept: "application/json" },
+          cache: "no-store",
+        });
+        const type = response.headers.get("content-type") || "";
+        // Signed out meanwhile (the sign-in page came back): stop; a reload shows why.
+        if (!response.ok || !type.startsWith("application/json")) return;
+        job = await response.json();
+      } catch (error) {
+        window.setTimeout(poll, 5000);  // the server is out of reach for now
+        return;
+      }
+      if (showImport(box, job)) {
+        announce(`Import ${STATUS[job.status][1].toLowerCase()}: ${job.rows} rows`);
+      } else {
+        window.setTimeout(poll, 1000);
+      }
+    };
+    window.setTimeout(poll, 1000);
+  }
+
   // At a phone's width the section tabs scroll sideways: bring the current one into the strip
   // (the strip alone scrolls, never the page).
   function showCurrentTab() {
@@ -144,5 +215,6 @@
     setupCopyButtons();
     setupConfirmations();
     setupChart();
+    followImport();
   });
 })();
