@@ -349,7 +349,7 @@ async def test_documented_statuses_are_the_ones_sent_and_their_messages_are_docu
     client: httpx.AsyncClient, provoke: Provoke, method: str, path: str
 ) -> None:
     calls = provoke.calls(method, path)
-    seen: dict[int, set[str]] = {}
+    seen: dict[int, set[str | None]] = {}
     for expected, provokers in calls.items():
         for call in provokers:
             response = await call(client)
@@ -362,7 +362,7 @@ async def test_documented_statuses_are_the_ones_sent_and_their_messages_are_docu
     assert set(seen) | NOT_PROVOKED == documented_statuses(method, path)
     for status, messages in seen.items():
         if status >= 400:
-            assert messages <= documented_messages(method, path, status), status
+            assert messages <= set(documented_messages(method, path, status)), status
 
 
 async def test_service_routes_send_their_documented_statuses(
