@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Protocol
 
 from subgroups.domain.imports import ImportCounts, ImportJob, ImportStatus
-from subgroups.errors import Conflict, LeaseLost
-from subgroups.services.imports import ImportService, new_owner
+from subgroups.errors import Conflict, DatabaseUnavailable, LeaseLost
+from subgroups.services.imports import Progress, new_owner
 
 log = logging.getLogger("subgroups.imports")
 
@@ -29,8 +30,16 @@ class _Stopping(Exception):
         self.import_id = import_id
 
 
+class QueuedImports(Protocol):
+    """What the loop needs of `ImportService`."""
+
+    async def run_next(
+        self, *, owner: str, progress: Progress | None = None
+    ) -> ImportJob | None: ...
+
+
 class ImportLoop:
-    def __init__(self, *, imports: ImportService, poll_seconds: float) -> None:
+    def __init__(self, *, imports: QueuedImports, poll_seconds: float) -> None:
         self._imports = imports
         self._poll_seconds = poll_seconds
         # Unique per process and start: a restarted process does not inherit its old leases.
@@ -63,7 +72,11 @@ class ImportLoop:
             # Another process took the job over (this one stalled past its lease): the job is theirs.
             log.warning("import run given up: %s", error.message)
             return True
-        except Exception:  # the database is away for a moment, or a bug: try again later
+        except DatabaseUnavailable as error:
+            # The driver's words say it all; a traceback would add nothing.
+            log.error("import run stopped, the database is unavailable: %s", error.detail)
+            return False
+        except Exception:  # a bug: the job is tried again once its lease has lapsed
             log.exception("import run failed; the import resumes once its lease has lapsed")
             return False
         if job is None:
