@@ -421,3 +421,32 @@ async def finished(
             return report
         await asyncio.sleep(0.05)
     raise AssertionError(f"import {import_id} did not end within {seconds} s")
+
+
+async def test_an_upload_that_trickles_is_refused_with_408_and_nothing_is_made(
+    settings: Settings,
+) -> None:
+    impatient = replace(settings, body_timeout_seconds=0.2)
+    services = build_services(impatient)
+    transport = httpx.ASGITransport(app=create_app(impatient, services))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            tenant = await make_tenant(services)
+            content = csv_file(tenant.email_group.id, "u1,,{g},subscribed")
+
+            async def trickle() -> AsyncIterator[bytes]:
+                for byte in content:
+                    yield bytes([byte])
+                    await asyncio.sleep(0.05)
+
+            response = await client.post(
+                "/imports", content=trickle(), headers={**tenant.auth, **CSV_TYPE}
+            )
+
+            assert (response.status_code, response.json()) == (
+                408,
+                {"message": "Request Timeout"},
+            )
+            assert await jobs(services) == (0, 0)
+    finally:
+        await services.aclose()

@@ -2,7 +2,8 @@
 
 A body over its cap is refused (413) before anything past the cap is read, and one that has not
 arrived in full within the time limit (`SUBGROUPS_BODY_TIMEOUT_SECONDS`) is refused (408), so a
-slow sender cannot hold a request open. A client that hangs up mid-body raises Starlette's
+slow sender cannot hold a request open. A file upload (`read_upload`) gets more time the larger it
+is, at a minimum rate. A client that hangs up mid-body raises Starlette's
 `ClientDisconnect`, which the request context (`middleware.py`) records as the client's doing.
 """
 
