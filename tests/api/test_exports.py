@@ -214,3 +214,41 @@ async def test_keys_need_the_exports_get_permission(
         assert (refused.status_code, refused.json()) == (403, denied)
         legacy = await client.get(f"/exports/{what}", params={"api_key": exporter})
         assert legacy.status_code == 200
+
+
+async def test_a_key_used_from_outside_its_allowlist_is_refused(
+    client: httpx.AsyncClient, services: Services, tenant: Tenant
+) -> None:
+    elsewhere = await make_key(services, tenant.workspace.id, allowed_ips=["198.51.100.0/24"])
+    headers = {"Authorization": f"Bearer {elsewhere}", "Content-Type": "text/csv"}
+    not_allowed = {"message": "Access Denied: this IP address is not allowed for this API key"}
+
+    for method, path in (
+        ("GET", "/exports/states"),
+        ("GET", "/exports/changes"),
+        ("POST", "/imports"),
+        ("GET", "/imports/00000000-0000-4000-8000-000000000000"),
+    ):
+        response = await client.request(method, path, content=b"x", headers=headers)
+        assert (response.status_code, response.json()) == (403, not_allowed)
+
+
+async def test_a_key_made_before_the_new_permissions_does_not_gain_them(
+    client: httpx.AsyncClient, services: Services, tenant: Tenant
+) -> None:
+    # Every permission there was before imports and exports: what such a key holds.
+    earlier = [
+        "changes.get",
+        "links.create",
+        "subscription.groups.get",
+        "subscription.status.get",
+        "subscription.status.set",
+    ]
+    old = {
+        "Authorization": f"Bearer {await make_key(services, tenant.workspace.id, permissions=earlier)}"
+    }
+    new = await services.keys.create(workspace_id=tenant.workspace.id)
+
+    assert (await client.get("/exports/states", headers=old)).status_code == 403
+    assert (await client.post("/imports", content=b"", headers=old)).status_code == 403
+    assert {p.value for p in new.key.permissions} >= {"exports.get", "imports.write"}
