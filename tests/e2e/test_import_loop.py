@@ -1,6 +1,9 @@
 """The background import loop in real processes, on each backend: `subgroups worker` runs queued
 imports, and a server stopped in the middle of one stops after its current batch and leaves the
-rest to the next process, which applies every row once."""
+rest to the next process, which applies every row once.
+
+Each test has a database of its own: the shared end-to-end server runs an import loop too, and
+would take the imports these tests mean for their own processes."""
 
 from __future__ import annotations
 
@@ -65,19 +68,19 @@ def start_worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:
 
 
 async def test_the_worker_runs_queued_imports_and_stops_cleanly(
-    e2e_database: str, e2e_services: Services, tmp_path: Path
+    database_url: str, services: Services, tmp_path: Path
 ) -> None:
-    tenant = await make_tenant(e2e_services)
-    job = await e2e_services.imports.submit(
+    tenant = await make_tenant(services)
+    job = await services.imports.submit(
         workspace_id=tenant.workspace.id,
         file_name="people.csv",
         content=people_file(tenant.email_group.id, 10),
         dry_run=False,
     )
     log = tmp_path / "worker.log"
-    worker = start_worker(e2e_database, log)
+    worker = start_worker(database_url, log)
     try:
-        finished = await until(e2e_services, tenant, job.id, "over", STARTUP_LIMIT_SECONDS)
+        finished = await until(services, tenant, job.id, "over", STARTUP_LIMIT_SECONDS)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
@@ -89,15 +92,15 @@ async def test_the_worker_runs_queued_imports_and_stops_cleanly(
 
 
 async def test_a_server_stopped_mid_import_leaves_it_to_the_next_which_applies_each_row_once(
-    e2e_database: str, e2e_services: Services, tmp_path: Path
+    database_url: str, services: Services, tmp_path: Path
 ) -> None:
-    tenant = await make_tenant(e2e_services)
+    tenant = await make_tenant(services)
     # A short lease: the next server may take the import up as soon as it starts.
     env = {"SUBGROUPS_IMPORT_LEASE_SECONDS": "1", "SUBGROUPS_IMPORT_POLL_SECONDS": "0.1"}
 
     def server(name: str) -> ServerProcess:
         return ServerProcess(
-            subgroups("serve", e2e_database),
+            subgroups("serve", database_url),
             log=tmp_path / name,
             env=env,
             start_timeout=STARTUP_LIMIT_SECONDS,
@@ -114,27 +117,27 @@ async def test_a_server_stopped_mid_import_leaves_it_to_the_next_which_applies_e
             )
         assert sent.status_code == 202, sent.text
         import_id = sent.json()["import_id"]
-        await until(e2e_services, tenant, import_id, "started", 60)
+        await until(services, tenant, import_id, "started", 60)
     finally:
         first.stop()
     # Stopped by its own hand within the grace (uvicorn ends on the signal it was sent, once the
     # app's shutdown is over), not killed after it; warnings and errors are written at once.
     assert first.process.returncode == -signal.SIGTERM, first.log_text()
     assert errors_in(first.log_text()) == []
-    paused = await e2e_services.imports.get(workspace_id=tenant.workspace.id, import_id=import_id)
+    paused = await services.imports.get(workspace_id=tenant.workspace.id, import_id=import_id)
     assert paused.status.value == "running"
     assert 0 < paused.counts.rows < ROWS, "the import ended before the server was stopped"
 
     second = server("second.log")
     second.start()
     try:
-        finished = await until(e2e_services, tenant, import_id, "over", 300)
+        finished = await until(services, tenant, import_id, "over", 300)
     finally:
         second.stop()
 
     assert (finished.status.value, finished.counts.rows) == ("finished", ROWS)
     assert finished.counts.subscribed == ROWS
-    async with e2e_services.db.snapshot() as conn:
+    async with services.db.snapshot() as conn:
         recorded = (
             await conn.execute(
                 select(func.count(), func.count(func.distinct(state_changes.c.profile_id))).where(
