@@ -47,6 +47,13 @@ class Settings:
     # An import whose runner has not renewed its lease for this long may be taken over (resumed)
     # by another process: a runner renews it with every batch, about once a second.
     import_lease_seconds: float = 30.0
+    # The largest CSV body POST /imports takes (the file is kept with its job until it has run).
+    import_max_bytes: int = 100 * 1024 * 1024
+    # Whether this process runs the imports sent over HTTP or from the dashboard: `serve` does
+    # unless told not to, for deployments that run them from `subgroups worker` only.
+    run_imports: bool = True
+    # How often an idle import loop looks for a queued import.
+    import_poll_seconds: float = 1.0
     log_level: str = "INFO"
     # Dashboard sign-in sessions end this many hours after sign-in.
     dashboard_session_hours: float = 12.0
@@ -107,6 +114,11 @@ class Settings:
             group_cache_seconds=_float(env, "SUBGROUPS_GROUP_CACHE_SECONDS", 2.0),
             key_touch_seconds=_float(env, "SUBGROUPS_KEY_TOUCH_SECONDS", 300.0),
             import_lease_seconds=_float(env, "SUBGROUPS_IMPORT_LEASE_SECONDS", 30.0),
+            import_max_bytes=_int(
+                env, "SUBGROUPS_IMPORT_MAX_BYTES", 100 * 1024 * 1024, minimum=1024
+            ),
+            run_imports=_bool(env, "SUBGROUPS_RUN_IMPORTS", True),
+            import_poll_seconds=_float(env, "SUBGROUPS_IMPORT_POLL_SECONDS", 1.0),
             log_level=env.get("SUBGROUPS_LOG_LEVEL", "INFO").upper(),
             dashboard_session_hours=_float(env, "SUBGROUPS_DASHBOARD_SESSION_HOURS", 12.0),
             dashboard_secure_cookies=env.get("SUBGROUPS_DASHBOARD_SECURE_COOKIES", "auto").lower(),
@@ -178,6 +190,8 @@ class Settings:
             raise SettingsError("SUBGROUPS_WEBHOOK_LEASE_SECONDS must be at least 1")
         if not 0 < self.webhook_poll_seconds <= 60:
             raise SettingsError("SUBGROUPS_WEBHOOK_POLL_SECONDS must be above 0 and at most 60")
+        if not 0 < self.import_poll_seconds <= 60:
+            raise SettingsError("SUBGROUPS_IMPORT_POLL_SECONDS must be above 0 and at most 60")
         if self.metrics not in ("on", "off"):
             raise SettingsError("SUBGROUPS_METRICS must be on or off")
 

@@ -12,6 +12,7 @@ from subgroups.services.feed import FeedService
 from subgroups.services.group_cache import CachedGroupStore
 from subgroups.services.groups import GroupService
 from subgroups.services.history import HistoryService
+from subgroups.services.import_loop import ImportLoop
 from subgroups.services.imports import ImportService
 from subgroups.services.keys import KeyService
 from subgroups.services.links import LinkService
@@ -97,6 +98,10 @@ class Services:
             poll_seconds=settings.webhook_poll_seconds,
             keep_days=settings.webhook_keep_days,
         )
+
+    def import_loop(self) -> ImportLoop:
+        """The loop that runs imports sent over HTTP or from the dashboard, ready to `run`."""
+        return ImportLoop(imports=self.imports, poll_seconds=self.settings.import_poll_seconds)
 
     group_cache: CachedGroupStore
 

@@ -13,6 +13,8 @@ from tests.cli.conftest import Cli, one_document
 
 ALL = [
     "changes.get",
+    "exports.get",
+    "imports.write",
     "links.create",
     "subscription.groups.get",
     "subscription.status.get",

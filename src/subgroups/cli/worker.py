@@ -14,10 +14,11 @@ from subgroups.cli.runner import NOT_MIGRATED, fail, refuse_a_missing_file, sett
 @click.command()
 @click.option("--database-url", default=None, metavar="URL")
 def worker(database_url: str | None) -> None:
-    """Deliver webhooks until stopped (SIGTERM or Ctrl-C).
+    """Deliver webhooks and run the imports sent over HTTP, until stopped (SIGTERM or Ctrl-C).
 
-    `serve` delivers too, unless SUBGROUPS_DELIVER_WEBHOOKS=false; any number of servers and
-    workers share the endpoints, each endpoint served by one of them at a time."""
+    `serve` does both too, unless SUBGROUPS_DELIVER_WEBHOOKS=false or SUBGROUPS_RUN_IMPORTS=false;
+    any number of servers and workers share the work, each endpoint and each import served by one
+    of them at a time."""
     from subgroups.container import build_services
     from subgroups.web.server.logs import logging_config
 
@@ -36,9 +37,10 @@ def worker(database_url: str | None) -> None:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop.set)
             dispatcher = services.dispatcher()
-            log.info("worker started", extra={"dispatcher": dispatcher.owner})
+            imports = services.import_loop()
+            log.info("worker started (%s)", dispatcher.owner)
             try:
-                await dispatcher.run(stop)
+                await asyncio.gather(dispatcher.run(stop), imports.run(stop))
             finally:
                 await dispatcher.aclose()
             log.info("worker stopped")

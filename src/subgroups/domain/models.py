@@ -40,6 +40,8 @@ class Permission(StrEnum):
     GROUPS_GET = "subscription.groups.get"
     CHANGES_GET = "changes.get"
     LINKS_CREATE = "links.create"
+    IMPORTS_WRITE = "imports.write"
+    EXPORTS_GET = "exports.get"
 
 
 ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)

@@ -92,7 +92,9 @@ class ImportService:
         return await self._create(workspace_id, file_name, summary, dry_run, None, content)
 
     async def get(self, *, workspace_id: int, import_id: str) -> ImportJob:
-        job = await self._store.get(workspace_id, import_id)
+        # An id that no import can have (ids are UUIDs) is not looked up: PostgreSQL refuses
+        # some text outright (a NUL), and a URL can carry anything.
+        job = await self._store.get(workspace_id, import_id) if _is_id(import_id) else None
         if job is None:
             raise NotFound(f"There is no import {import_id} in this workspace")
         return job
@@ -119,8 +121,10 @@ class ImportService:
         await self._end(job, owner, ImportStatus.FINISHED, None)
         return await self.get(workspace_id=job.workspace_id, import_id=job.id)
 
-    async def run_next(self, *, owner: str) -> ImportJob | None:
-        """Claims and runs one queued (or abandoned) import whose file is kept with it."""
+    async def run_next(self, *, owner: str, progress: Progress | None = None) -> ImportJob | None:
+        """Claims and runs one queued (or abandoned) import whose file is kept with it; None
+        when there is none. `progress` is called after each batch (an exception it raises stops
+        the run there, leaving the job to be resumed)."""
         now = self._clock.now()
         job = await self._store.claim_next(owner=owner, at=now, stale_before=now - self._lease)
         if job is None:
@@ -129,7 +133,7 @@ class ImportService:
         if content is None:  # finished by its previous owner at the last moment
             return job
         try:
-            return await self.run(job, owner=owner, stream=io.BytesIO(content))
+            return await self.run(job, owner=owner, stream=io.BytesIO(content), progress=progress)
         except InvalidRequest:
             return await self.get(workspace_id=job.workspace_id, import_id=job.id)
 
@@ -284,6 +288,13 @@ def _contact(a: Assignment) -> str | None:
     if a.contacts:
         return a.contacts[0]
     return a.contact_to_record
+
+
+def _is_id(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 def _take(rows: _Rows, count: int) -> list[tuple[int, dict[str, str]] | RowError]:

@@ -42,6 +42,8 @@ POOL_OF: Mapping[Permission, Pool] = {
     Permission.GROUPS_GET: Pool.GET,
     Permission.CHANGES_GET: Pool.GET,  # contract §9: keyed GETs count against the GET limit
     Permission.LINKS_CREATE: Pool.GET,
+    Permission.IMPORTS_WRITE: Pool.SET,  # POST /imports; its GETs name their pool (see auth.py)
+    Permission.EXPORTS_GET: Pool.GET,
 }
 
 
@@ -77,9 +79,11 @@ class RateLimitService:
         # The window end of each counter as last learned, per store, to save a round trip.
         self._ends: dict[tuple[bool, str], float] = {}
 
-    async def hit(self, *, workspace_id: int, permission: Permission) -> Quota:
-        """Counts one request of the workspace in the permission's pool."""
-        quota = await self._count(workspace_id, POOL_OF[permission], amount=1)
+    async def hit(
+        self, *, workspace_id: int, permission: Permission, pool: Pool | None = None
+    ) -> Quota:
+        """Counts one request of the workspace in `pool`, by default the permission's."""
+        quota = await self._count(workspace_id, pool or POOL_OF[permission], amount=1)
         if not quota.allowed:
             self._metrics.inc(RATE_LIMITED)
         return quota
@@ -91,9 +95,11 @@ class RateLimitService:
             self._metrics.inc(RATE_LIMITED)
         return quota
 
-    async def peek(self, *, workspace_id: int, permission: Permission) -> Quota:
+    async def peek(
+        self, *, workspace_id: int, permission: Permission, pool: Pool | None = None
+    ) -> Quota:
         """Where the workspace stands, without counting a request."""
-        return await self._count(workspace_id, POOL_OF[permission], amount=0)
+        return await self._count(workspace_id, pool or POOL_OF[permission], amount=0)
 
     async def _count(self, workspace_id: int, pool: Pool, *, amount: int) -> Quota:
         return await self._count_key(pool, str(workspace_id), amount=amount)

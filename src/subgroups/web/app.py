@@ -16,7 +16,9 @@ from starlette.types import ExceptionHandler
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
 from subgroups.web.api.routes.changes import get_changes
+from subgroups.web.api.routes.exports import export_changes, export_states
 from subgroups.web.api.routes.health import healthz, readyz
+from subgroups.web.api.routes.imports import create_import, get_import, get_import_errors
 from subgroups.web.api.routes.links import preference_center_url, unsubscribe_links
 from subgroups.web.api.routes.metrics import metrics
 from subgroups.web.api.routes.read_status import get_status, get_user_status
@@ -39,6 +41,11 @@ def routes() -> list[Route]:
         Route("/subscription/user/status", get_user_status, methods=["GET"]),
         Route("/changes", get_changes, methods=["GET"]),
         Route("/links/unsubscribe", unsubscribe_links, methods=["GET"]),
+        Route("/imports", create_import, methods=["POST"]),
+        Route("/imports/{import_id}", get_import, methods=["GET"]),
+        Route("/imports/{import_id}/errors", get_import_errors, methods=["GET"]),
+        Route("/exports/states", export_states, methods=["GET"]),
+        Route("/exports/changes", export_changes, methods=["GET"]),
         Route(
             "/preference_center/v1/{preference_center_id}/url/{user_id}",
             preference_center_url,
@@ -63,19 +70,26 @@ ERROR_HANDLERS: dict[Any, ExceptionHandler] = {
 
 
 def create_app(
-    settings: Settings, services: Services | None = None, *, deliver: bool | None = None
+    settings: Settings,
+    services: Services | None = None,
+    *,
+    deliver: bool | None = None,
+    run_imports: bool | None = None,
 ) -> Starlette:
     """The application. Pass `services` to share them (tests); otherwise they are built here.
 
-    It delivers webhooks in the background while it runs (`deliver`; by default when it builds
-    its own services and SUBGROUPS_DELIVER_WEBHOOKS is not false)."""
+    While it runs, in the background, it delivers webhooks (`deliver`; by default when it builds
+    its own services and SUBGROUPS_DELIVER_WEBHOOKS is not false) and runs the imports sent to
+    it (`run_imports`; likewise, with SUBGROUPS_RUN_IMPORTS)."""
     built = services or build_services(settings)
     if deliver is None:
         deliver = services is None and settings.deliver_webhooks
+    if run_imports is None:
+        run_imports = services is None and settings.run_imports
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with delivering(built, deliver):
+        async with delivering(built, deliver), importing(built, run_imports):
             yield
         if services is None:
             await built.aclose()
@@ -114,6 +128,23 @@ async def delivering(services: Services, deliver: bool) -> AsyncIterator[None]:
         stop.set()
         await running
         await dispatcher.aclose()
+
+
+@asynccontextmanager
+async def importing(services: Services, run: bool) -> AsyncIterator[None]:
+    """Runs the import loop while the app serves; on shutdown the import in progress stops after
+    its current batch (and is resumed by the next process to find it)."""
+    if not run:
+        yield
+        return
+    loop = services.import_loop()
+    stop = asyncio.Event()
+    running = asyncio.create_task(loop.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await running
 
 
 def app_from_env() -> Starlette:

@@ -93,8 +93,8 @@ async def test_an_unknown_permission_is_refused_naming_it(
         await service.create(workspace_id=1, permissions=["subscription.status.get", "admin"])
 
     assert caught.value.message == (
-        "Unknown permission 'admin': use one of changes.get, links.create, subscription.groups.get,"
-        " subscription.status.get, subscription.status.set"
+        "Unknown permission 'admin': use one of changes.get, exports.get, imports.write,"
+        " links.create, subscription.groups.get, subscription.status.get, subscription.status.set"
     )
     assert store.rows == {}
 

@@ -18,6 +18,7 @@ from subgroups.container import Services
 from subgroups.domain.models import ApiKey, Permission
 from subgroups.errors import AuthenticationFailed, PermissionDenied, RateLimited
 from subgroups.services.metrics import AUTH_FAILURES
+from subgroups.services.ratelimits import Pool
 from subgroups.web.api.body import read_json_object
 from subgroups.web.api.ratelimit import show_quota
 from subgroups.web.client import client_ip, in_networks, parse_address
@@ -40,12 +41,17 @@ def legacy_key(request: Request, body: Mapping[str, Any] | None) -> str | None:
     return request.query_params.get("api_key")
 
 
-async def authorised_key(services: Services, request: Request, permission: Permission) -> ApiKey:
-    """The caller's key, from the Authorization header or, the legacy way, `?api_key=`."""
+async def authorised_key(
+    services: Services, request: Request, permission: Permission, *, pool: Pool | None = None
+) -> ApiKey:
+    """The caller's key, from the Authorization header or, the legacy way, `?api_key=`.
+
+    `pool`: the rate-limit pool to count in, when it is not the permission's own (a GET that
+    needs a write permission still counts as a GET, §8)."""
     secret = bearer_token(request)
     if secret is None:
         secret = legacy_key(request, None)
-    return await _authorise(services, request, secret, permission)
+    return await _authorise(services, request, secret, permission, pool)
 
 
 async def authorised_body(
@@ -65,7 +71,11 @@ async def authorised_body(
 
 
 async def _authorise(
-    services: Services, request: Request, secret: str | None, permission: Permission
+    services: Services,
+    request: Request,
+    secret: str | None,
+    permission: Permission,
+    pool: Pool | None = None,
 ) -> ApiKey:
     """Raises AuthenticationFailed (401), PermissionDenied (403) or RateLimited (429)."""
     try:
@@ -77,15 +87,17 @@ async def _authorise(
         raise
     request.state.api_key = key
     if key.allowed_networks and not _address_allowed(client_ip(request), key):
-        await show_quota(services, request, key, permission)
+        await show_quota(services, request, key, permission, pool)
         raise PermissionDenied("Access Denied: this IP address is not allowed for this API key")
     if permission not in key.permissions:
-        await show_quota(services, request, key, permission)
+        await show_quota(services, request, key, permission, pool)
         raise PermissionDenied(
             f"Access Denied: this API key lacks the '{permission.value}' permission"
         )
     # Counted inline rather than in a helper: a coroutine fewer for every request of the hot path.
-    quota = await services.ratelimits.hit(workspace_id=key.workspace_id, permission=permission)
+    quota = await services.ratelimits.hit(
+        workspace_id=key.workspace_id, permission=permission, pool=pool
+    )
     request.state.rate_limit = quota
     if not quota.allowed:
         raise RateLimited(quota.retry_after)

@@ -11,13 +11,15 @@ from starlette.requests import Request
 
 from subgroups.container import Services
 from subgroups.domain.models import ApiKey, Permission
-from subgroups.services.ratelimits import Quota
+from subgroups.services.ratelimits import Pool, Quota
 
 
-async def show_quota(services: Services, request: Request, key: ApiKey, p: Permission) -> None:
+async def show_quota(
+    services: Services, request: Request, key: ApiKey, p: Permission, pool: Pool | None = None
+) -> None:
     """For a refused request (403) of a known key: the headers, without counting the request."""
     request.state.rate_limit = await services.ratelimits.peek(
-        workspace_id=key.workspace_id, permission=p
+        workspace_id=key.workspace_id, permission=p, pool=pool
     )
 
 

@@ -143,7 +143,7 @@ class _Renderer:
             self.auth_line(op),
         ]
         if op.get("parameters"):
-            parts.append("<h3>Query parameters</h3>" + self.parameters(op["parameters"]))
+            parts.append("<h3>Parameters</h3>" + self.parameters(op["parameters"]))
         if "requestBody" in op:
             parts.append("<h3>Request body</h3>" + self.media(op["requestBody"]["content"]))
         parts.append("<h3>Responses</h3>" + self.responses(op["responses"]))
@@ -161,6 +161,7 @@ class _Renderer:
         rows = []
         for param in (self.resolve(p) for p in params):
             required = "required" if param.get("required") else "optional"
+            required += ", in the path" if param.get("in") == "path" else ", in the query"
             rows.append(
                 f"<tr><td><code>{html.escape(param['name'])}</code></td>"
                 f"<td>{self.type_of(param.get('schema', {}))}</td><td>{required}</td>"
