@@ -14,7 +14,6 @@ import pytest
 from subgroups.container import Services
 from subgroups.domain.imports import ImportJob
 from subgroups.domain.subscriptions import INVALID_GROUP
-from subgroups.web.dashboard.uploads import MAX_UPLOAD_BYTES
 from tests.dashboard.helpers import client_for, csrf_of
 from tests.factories import Tenant, make_tenant, make_workspace
 from tests.readback import row_counts, states
@@ -328,6 +327,8 @@ async def test_a_file_over_the_bound_is_refused_with_the_dashboards_error_page(
     page = imports_page(tenant)
     token = csrf_of((await web.get(page)).text)
     before = await row_counts(services)
+    max_upload_bytes = services.settings.import_max_bytes
+    assert max_upload_bytes == 100 * 1024 * 1024  # the default
     boundary = "bound"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token}\r\n'
@@ -341,18 +342,18 @@ async def test_a_file_over_the_bound_is_refused_with_the_dashboards_error_page(
         # No Content-Length: the bound is found while the body streams in.
         nonlocal sent_chunks
         yield head
-        for _ in range(MAX_UPLOAD_BYTES // len(chunk) + 2):
+        for _ in range(max_upload_bytes // len(chunk) + 2):
             sent_chunks += 1
             yield chunk
 
     headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
     streamed = await web.post(page, content=body(), headers=headers)
     declared = await web.post(
-        page, content=b"x", headers={**headers, "content-length": str(MAX_UPLOAD_BYTES * 2)}
+        page, content=b"x", headers={**headers, "content-length": str(max_upload_bytes * 2)}
     )
 
     # The streamed one was read up to the bound, and no further.
-    assert MAX_UPLOAD_BYTES // len(chunk) <= sent_chunks <= MAX_UPLOAD_BYTES // len(chunk) + 1
+    assert max_upload_bytes // len(chunk) <= sent_chunks <= max_upload_bytes // len(chunk) + 1
     for refused in (streamed, declared):
         assert refused.status_code == 413
         assert "<h1>Too large</h1>" in refused.text

@@ -19,7 +19,7 @@ from subgroups.domain.imports import ImportJob, ImportStatus, import_document
 from subgroups.domain.models import Workspace
 from subgroups.errors import InvalidRequest, NotFound, SubgroupsError
 from subgroups.services.csv_text import error_report
-from subgroups.web.dashboard.uploads import MAX_UPLOAD_BYTES, MIB
+from subgroups.web.dashboard.uploads import MIB
 from subgroups.web.dashboard.web import (
     Context,
     redirect,
@@ -51,7 +51,7 @@ async def _list_page(ctx: Context, *, error: SubgroupsError | None = None) -> Re
         workspace=workspace,
         workspaces=workspaces,
         jobs=jobs,
-        max_megabytes=MAX_UPLOAD_BYTES // MIB,
+        max_megabytes=ctx.services.settings.import_max_bytes // MIB,
         recent_shown=RECENT_SHOWN,
         section="imports",
     )
