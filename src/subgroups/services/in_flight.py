@@ -33,17 +33,27 @@ class InFlight:
                     waiter.set_result(None)
 
     async def quiet(self, *, within: float) -> bool:
-        """Returns once no request is in flight (True), or after `within` seconds (False)."""
-        if self.count == 0:
-            return True
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
-        try:
-            async with asyncio.timeout(within):
-                await waiter
-        except TimeoutError:
-            return False
-        finally:
-            with contextlib.suppress(ValueError):
-                self._waiting.remove(waiter)
-        return True
+        """Returns once no request is in flight (True), or after `within` seconds (False).
+
+        Quiet means quiet once the loop has run what it had ready: a request read from a socket
+        meanwhile has not entered the app yet."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            if self.count == 0:
+                await asyncio.sleep(0)
+                if self.count == 0:
+                    return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            waiter = loop.create_future()
+            self._waiting.append(waiter)
+            try:
+                async with asyncio.timeout(left):
+                    await waiter
+            except TimeoutError:
+                return False
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(waiter)

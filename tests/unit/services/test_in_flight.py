@@ -1,0 +1,40 @@
+"""What a process's background deliveries give way to: its requests in flight."""
+
+from __future__ import annotations
+
+import asyncio
+
+from subgroups.services.in_flight import InFlight
+
+
+async def test_nothing_in_flight_is_quiet_at_once() -> None:
+    assert await InFlight().quiet(within=0)
+
+
+async def test_quiet_comes_when_the_last_request_leaves() -> None:
+    requests = InFlight()
+    requests.enter()
+    requests.enter()
+    waiting = asyncio.create_task(requests.quiet(within=5))
+    await asyncio.sleep(0.01)
+    requests.leave()
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    requests.leave()
+    assert await waiting
+
+
+async def test_a_request_that_stays_is_given_way_to_only_for_a_while() -> None:
+    requests = InFlight()
+    requests.enter()
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    assert not await requests.quiet(within=0.05)
+    assert 0.05 <= loop.time() - began < 1
+
+
+async def test_a_request_that_arrives_as_quiet_comes_is_waited_for_too() -> None:
+    requests = InFlight()
+    # Ready to run when quiet is asked (a request read from its socket): it counts.
+    asyncio.get_running_loop().call_soon(requests.enter)
+    assert not await requests.quiet(within=0.05)
