@@ -314,9 +314,7 @@ async def test_deliveries_give_way_to_the_requests_the_process_is_answering(
         receiver.secrets.append(endpoint.secret)
         async with dispatching(hooks) as own:
             own.in_flight.enter()  # a request that takes its time
-            made = await Setup(hooks).change(
-                workspace_id, group_id, *(f"p{n}" for n in range(40))
-            )
+            made = await Setup(hooks).change(workspace_id, group_id, *(f"p{n}" for n in range(40)))
             # A few go anyway (delivery slows down, it does not stop)...
             await until(lambda: receiver.arrivals)
             await asyncio.sleep(0.3)  # without giving way, all 40 take a fraction of this
