@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Final
@@ -50,6 +51,7 @@ class HttpSender:
         allow_private: bool,
         timeout_seconds: float = TIMEOUT_SECONDS,
         connections: int = CONNECTIONS_PER_ORIGIN,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._allow_private = allow_private
         self._timeout = timeout_seconds
@@ -59,7 +61,8 @@ class HttpSender:
         self._request_extensions = {"timeout": httpx.Timeout(timeout_seconds).as_dict()}
         self._client = httpx.AsyncClient(
             transport=PooledTransport(
-                ssl_context=httpx.create_ssl_context(trust_env=False), connections=connections
+                ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
+                connections=connections,
             ),
             timeout=httpx.Timeout(timeout_seconds),
             follow_redirects=False,

@@ -1,17 +1,20 @@
 """The transport under the webhook sender's httpx client: httpcore's connection pool, one per
-origin, over httpcore's own network backend with a cheaper readiness check.
+origin, over connections made directly on the running event loop.
 
 Why not httpx's default transport: its one pool serves every origin, and before and after each
 request it looks at every connection it holds, asking each idle one whether the server has closed
-it. With the default backend that question builds a dictionary of socket attributes (and asks
-the kernel for the peer's address) every time: most of a request's cost on loopback, and more
+it. With the default network backend (anyio) that question builds a dictionary of socket
+attributes and asks the kernel for the peer's address, every time; and each read and write goes
+through a cancel scope of its own. On loopback that was most of a delivery's CPU, and it grows
 with each receiver and connection added. Here each origin's pool holds only the connections to
-that origin, and the question is one `poll` on the socket, which is what httpcore asks in the end.
+that origin, and a connection is an asyncio protocol that knows itself whether the server has
+closed it or sent bytes nobody asked for (the loop reads them as they come), so the question is
+free.
 """
 
 from __future__ import annotations
 
-import select
+import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -49,22 +52,91 @@ def _as_httpx(error: Exception) -> Exception:
     return error
 
 
-class _Stream(httpcore.AsyncNetworkStream):
-    """A stream of the default backend, its socket looked up once."""
+class _Connection(asyncio.Protocol):
+    """One TCP connection's bytes as the event loop hands them over, and its flow control."""
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self._socket = inner.get_extra_info("socket")
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.closed = False
+        self._arrived: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self.closed = True
+        self._wake_reader()
+        return False  # and close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._wake_reader()
+        self._wake_writer()
+
+    def pause_writing(self) -> None:
+        self._writable = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        self._wake_writer()
+
+    def _wake_reader(self) -> None:
+        if self._arrived is not None and not self._arrived.done():
+            self._arrived.set_result(None)
+        self._arrived = None
+
+    def _wake_writer(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        self._writable = None
+
+    async def readable(self, timeout: float | None) -> None:
+        if self.received or self.closed:
+            return
+        self._arrived = asyncio.get_running_loop().create_future()
+        async with asyncio.timeout(timeout):
+            await self._arrived
+
+    async def writable(self, timeout: float | None) -> None:
+        if self._writable is None:
+            return
+        async with asyncio.timeout(timeout):
+            await asyncio.shield(self._writable)
+
+
+class _Stream(httpcore.AsyncNetworkStream):
+    """A connection on the running event loop, for httpcore."""
+
+    def __init__(self, transport: asyncio.Transport, connection: _Connection) -> None:
+        self._transport = transport
+        self._connection = connection
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, timeout)
+        connection = self._connection
+        try:
+            await connection.readable(timeout)
+        except TimeoutError:
+            raise httpcore.ReadTimeout(f"nothing to read within {timeout} s") from None
+        if not connection.received:
+            return b""  # the server closed the connection
+        data = bytes(connection.received[:max_bytes])
+        del connection.received[:max_bytes]
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if buffer:  # h11 ends a request with a known length by writing nothing
-            await self._inner.write(buffer, timeout)
+        if not buffer:  # h11 ends a request with a known length by writing nothing
+            return
+        if self._connection.closed:
+            raise httpcore.WriteError("the connection is closed")
+        self._transport.write(buffer)
+        try:
+            await self._connection.writable(timeout)
+        except TimeoutError:
+            raise httpcore.WriteTimeout(f"could not write within {timeout} s") from None
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        self._transport.close()
 
     async def start_tls(
         self,
@@ -72,23 +144,42 @@ class _Stream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                secured = await loop.start_tls(
+                    self._transport,
+                    self._connection,
+                    ssl_context,
+                    server_hostname=server_hostname,
+                )
+        except TimeoutError:
+            self._transport.close()
+            raise httpcore.ConnectTimeout(f"no TLS handshake within {timeout} s") from None
+        except (OSError, ssl.SSLError) as error:
+            self._transport.close()
+            raise httpcore.ConnectError(str(error)) from error
+        if secured is None:
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+        return _Stream(secured, self._connection)
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            # An idle connection the server has closed reads its end at once.
-            fd = -1 if self._socket is None else self._socket.fileno()
-            if fd < 0:
-                return True
-            probe = select.poll()
-            probe.register(fd, select.POLLIN)
-            return bool(probe.poll(0))
-        return self._inner.get_extra_info(info)
+            # An idle connection with bytes waiting, or closed by the server, cannot be reused.
+            return self._connection.closed or bool(self._connection.received)
+        if info == "ssl_object":
+            return self._transport.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._transport.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._transport.get_extra_info("peername")
+        if info == "socket":
+            return self._transport.get_extra_info("socket")
+        return None
 
 
 class _Backend(httpcore.AsyncNetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
+    """Connections straight on the running event loop (asyncio or uvloop)."""
 
     async def connect_tcp(
         self,
@@ -98,9 +189,23 @@ class _Backend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        return _Stream(
-            await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        )
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout):
+                # TCP_NODELAY is set by the loop on every TCP connection.
+                transport, connection = await loop.create_connection(
+                    _Connection,
+                    host,
+                    port,
+                    local_addr=None if local_address is None else (local_address, 0),
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from None
+        except OSError as error:
+            raise httpcore.ConnectError(str(error)) from error
+        for option in socket_options or ():
+            transport.get_extra_info("socket").setsockopt(*option)
+        return _Stream(transport, connection)
 
     async def connect_unix_socket(
         self,
@@ -111,7 +216,7 @@ class _Backend(httpcore.AsyncNetworkBackend):
         raise httpcore.UnsupportedProtocol("deliveries go over TCP only")
 
     async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+        await asyncio.sleep(seconds)
 
 
 class _Body(httpx.AsyncByteStream):
