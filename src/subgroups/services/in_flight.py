@@ -3,23 +3,43 @@
 `subgroups serve` answers requests and delivers webhooks on one event loop, so every millisecond
 of CPU a delivery takes is one a request waits for. Deliveries can wait a little (their contract
 is at least once, soon); a caller of the API is waiting now. So before each delivery the
-dispatcher waits for a moment with no request in flight, up to a bound: a busy API slows
-delivery to a trickle rather than delivery slowing the API, and what waited goes out as soon as
-the API has a gap. In `subgroups worker` nothing is ever in flight, and nothing waits.
+dispatcher asks for a quiet moment, up to a bound: a busy API slows delivery to a trickle rather
+than delivery slowing the API, and what waited goes out as soon as the API has a gap.
+
+Requests in flight alone do not make the process busy: a request waiting on PostgreSQL leaves
+the CPU free, and deliveries may use it. So it is busy while requests are in flight *and* either
+the loop has work waiting (one pass over what it has ready takes LAG_SECONDS or more: requests
+being answered, or a CPU shared with other processes) or the process has used most of a core of
+late (BUSY_SHARE over the last WINDOW_SECONDS). In `subgroups worker` nothing is ever in flight,
+and nothing waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from typing import Final
+
+# One pass of the loop over what it has ready taking this long means work is waiting.
+LAG_SECONDS: Final = 0.002
+# The share of one core the process must have used of late, with requests in flight, to be busy.
+BUSY_SHARE: Final = 0.75
+WINDOW_SECONDS: Final = 0.1
+# How often a delivery waiting for a quiet moment looks again at how busy the process is.
+RECHECK_SECONDS: Final = 0.02
 
 
 class InFlight:
-    def __init__(self) -> None:
+    def __init__(self, *, busy_share: float = BUSY_SHARE) -> None:
         self.count = 0
+        self.busy_share = busy_share
         # Futures of the current loop (not an asyncio.Event, which binds to the first loop that
         # waits on it: one process's services can outlive a loop, in tests).
         self._waiting: list[asyncio.Future[None]] = []
+        self._sampled_at = time.monotonic()
+        self._cpu_at = time.process_time()
+        self._share = 0.0
 
     def enter(self) -> None:
         self.count += 1
@@ -32,28 +52,35 @@ class InFlight:
                 if not waiter.done():
                     waiter.set_result(None)
 
-    async def quiet(self, *, within: float) -> bool:
-        """Returns once no request is in flight (True), or after `within` seconds (False).
+    def _cpu_busy(self) -> bool:
+        now = time.monotonic()
+        if now - self._sampled_at >= WINDOW_SECONDS:
+            cpu = time.process_time()
+            self._share = (cpu - self._cpu_at) / (now - self._sampled_at)
+            self._sampled_at, self._cpu_at = now, cpu
+        return self._share >= self.busy_share
 
-        Quiet means quiet once the loop has run what it had ready: a request read from a socket
-        meanwhile has not entered the app yet."""
+    async def quiet(self, *, within: float) -> bool:
+        """Returns once the process is not busy (True), or after `within` seconds (False).
+
+        Asked after one pass of the loop: a request read from a socket meanwhile has entered
+        the app by then."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
+            began = time.perf_counter()  # finer than the loop's clock (milliseconds on uvloop)
+            await asyncio.sleep(0)
             if self.count == 0:
-                await asyncio.sleep(0)
-                if self.count == 0:
-                    return True
+                return True
+            if time.perf_counter() - began < LAG_SECONDS and not self._cpu_busy():
+                return True
             left = deadline - loop.time()
             if left <= 0:
                 return False
             waiter = loop.create_future()
             self._waiting.append(waiter)
-            try:
-                async with asyncio.timeout(left):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(left, RECHECK_SECONDS)):
                     await waiter
-            except TimeoutError:
-                return False
-            finally:
-                with contextlib.suppress(ValueError):
-                    self._waiting.remove(waiter)
+            with contextlib.suppress(ValueError):
+                self._waiting.remove(waiter)

@@ -1,4 +1,6 @@
-"""What a process's background deliveries give way to: its requests in flight."""
+"""What a process's background deliveries give way to: its requests in flight, while it is busy.
+
+`busy_share=0` makes any use of the CPU busy: these tests run on an idle process."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ async def test_nothing_in_flight_is_quiet_at_once() -> None:
 
 
 async def test_quiet_comes_when_the_last_request_leaves() -> None:
-    requests = InFlight()
+    requests = InFlight(busy_share=0)
     requests.enter()
     requests.enter()
     waiting = asyncio.create_task(requests.quiet(within=5))
@@ -25,7 +27,7 @@ async def test_quiet_comes_when_the_last_request_leaves() -> None:
 
 
 async def test_a_request_that_stays_is_given_way_to_only_for_a_while() -> None:
-    requests = InFlight()
+    requests = InFlight(busy_share=0)
     requests.enter()
     loop = asyncio.get_running_loop()
     began = loop.time()
@@ -34,7 +36,14 @@ async def test_a_request_that_stays_is_given_way_to_only_for_a_while() -> None:
 
 
 async def test_a_request_that_arrives_as_quiet_comes_is_waited_for_too() -> None:
-    requests = InFlight()
+    requests = InFlight(busy_share=0)
     # Ready to run when quiet is asked (a request read from its socket): it counts.
     asyncio.get_running_loop().call_soon(requests.enter)
     assert not await requests.quiet(within=0.05)
+
+
+async def test_requests_that_leave_the_cpu_idle_are_not_given_way_to() -> None:
+    requests = InFlight(busy_share=0.5)
+    requests.enter()  # waiting on the database, say: the process uses no CPU meanwhile
+    await asyncio.sleep(0.15)
+    assert await requests.quiet(within=0)
