@@ -7,11 +7,12 @@ dispatcher asks for a quiet moment, up to a bound: a busy API slows delivery to 
 than delivery slowing the API, and what waited goes out as soon as the API has a gap.
 
 Requests in flight alone do not make the process busy: a request waiting on PostgreSQL leaves
-the CPU free, and deliveries may use it. So it is busy while requests are in flight *and* either
-the loop has work waiting (one pass over what it has ready takes LAG_SECONDS or more: requests
-being answered, or a CPU shared with other processes) or the process has used most of a core of
-late (BUSY_SHARE over the last WINDOW_SECONDS). In `subgroups worker` nothing is ever in flight,
-and nothing waits.
+the CPU free, and deliveries may use it. So it is busy while requests queue (QUEUED or more in
+flight at once: more than a server keeping up has), or while any is in flight and the process has
+used most of a core of late (BUSY_SHARE over the last WINDOW_SECONDS). How long the loop takes to
+come round was tried as well, but on a machine whose cores other processes share it is long
+whether or not the API is busy. In `subgroups worker` nothing is ever in flight, and nothing
+waits.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import contextlib
 import time
 from typing import Final
 
-# One pass of the loop over what it has ready taking this long means work is waiting.
-LAG_SECONDS: Final = 0.002
+# Requests in flight at once that make a queue.
+QUEUED: Final = 4
 # The share of one core the process must have used of late, with requests in flight, to be busy.
 BUSY_SHARE: Final = 0.75
 WINDOW_SECONDS: Final = 0.1
@@ -68,11 +69,10 @@ class InFlight:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
-            began = time.perf_counter()  # finer than the loop's clock (milliseconds on uvloop)
             await asyncio.sleep(0)
             if self.count == 0:
                 return True
-            if time.perf_counter() - began < LAG_SECONDS and not self._cpu_busy():
+            if self.count < QUEUED and not self._cpu_busy():
                 return True
             left = deadline - loop.time()
             if left <= 0:
