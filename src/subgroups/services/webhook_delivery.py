@@ -10,7 +10,7 @@ it holds, a dispatcher runs one loop of its own, so a slow or dead receiver hold
    so a crash at any moment loses nothing: the cursor has either moved with its deliveries or not.
 2. send: the deliveries whose time has come, oldest change first, at most `concurrency` requests
    at once, each signed with every secret that signs now (Standard Webhooks). In a process that
-   also answers the API, each delivery first waits for a moment with no request in flight (up
+   also answers the API, each delivery first waits while the process is busy answering it (up
    to GIVE_WAY_SECONDS): the API's callers come first (services/in_flight.py).
 3. record: every attempt's result in one transaction: delivered, failed for good, or when to try
    again.
@@ -53,7 +53,7 @@ BATCH: Final = 500
 # Endpoints one dispatcher holds at most.
 MAX_ENDPOINTS: Final = 1000
 PRUNE_EVERY_SECONDS: Final = 3600
-# The longest a delivery waits for a moment when this process answers no request (see InFlight).
+# The longest a delivery waits while this process is busy answering requests (see InFlight).
 GIVE_WAY_SECONDS: Final = 0.2
 
 

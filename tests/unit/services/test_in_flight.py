@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from subgroups.services.in_flight import InFlight
+from subgroups.services.in_flight import QUEUED, InFlight
 
 
 async def test_nothing_in_flight_is_quiet_at_once() -> None:
@@ -47,3 +47,12 @@ async def test_requests_that_leave_the_cpu_idle_are_not_given_way_to() -> None:
     requests.enter()  # waiting on the database, say: the process uses no CPU meanwhile
     await asyncio.sleep(0.15)
     assert await requests.quiet(within=0)
+
+
+async def test_requests_that_queue_are_given_way_to_however_idle_the_cpu() -> None:
+    requests = InFlight(busy_share=float("inf"))
+    for _ in range(QUEUED - 1):
+        requests.enter()
+    assert await requests.quiet(within=0)
+    requests.enter()
+    assert not await requests.quiet(within=0.05)
