@@ -23,7 +23,9 @@ from typing import Any, Final
 import httpcore
 import httpx
 
-_Origin = tuple[bytes, bytes, int | None]
+# Scheme, address, port, and the name TLS checks the certificate against: a connection made for
+# one name is never used for another that resolves to the same address.
+_Origin = tuple[bytes, bytes, int | None, str | None]
 # A pool no request has used for this long is closed (its connections have expired anyway).
 IDLE_POOL_SECONDS: Final = 60.0
 
@@ -235,7 +237,7 @@ class _Body(httpx.AsyncByteStream):
 
 
 class PooledTransport(httpx.AsyncBaseTransport):
-    """Keeps up to `connections` connections to each origin (scheme, host, port) it sends to."""
+    """Keeps up to `connections` connections to each origin it sends to (see _Origin)."""
 
     def __init__(self, *, ssl_context: ssl.SSLContext, connections: int) -> None:
         self._ssl = ssl_context
@@ -274,7 +276,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
             extensions=request.extensions,
         )
         try:
-            origin = (url.scheme, url.host, url.port)
+            origin = (url.scheme, url.host, url.port, request.extensions.get("sni_hostname"))
             answer = await self._pool(origin).handle_async_request(inner)
         except Exception as error:
             raise _as_httpx(error) from error
