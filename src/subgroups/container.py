@@ -14,6 +14,7 @@ from subgroups.services.groups import GroupService
 from subgroups.services.history import HistoryService
 from subgroups.services.import_loop import ImportLoop
 from subgroups.services.imports import ImportService
+from subgroups.services.in_flight import InFlight
 from subgroups.services.keys import KeyService
 from subgroups.services.links import LinkService
 from subgroups.services.metrics import Metrics, backlog_families
@@ -79,6 +80,8 @@ class Services:
     clock: Clock
     change_feed: ChangeFeed
     webhook_queue: WebhookQueue
+    # The requests this process is answering: its dispatcher gives way to them.
+    in_flight: InFlight
 
     def dispatcher(self) -> Dispatcher:
         """A webhook dispatcher for this process, with its own HTTP client (close it with
@@ -97,6 +100,7 @@ class Services:
             lease_seconds=settings.webhook_lease_seconds,
             poll_seconds=settings.webhook_poll_seconds,
             keep_days=settings.webhook_keep_days,
+            in_flight=self.in_flight,
         )
 
     def import_loop(self) -> ImportLoop:
@@ -255,6 +259,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         clock=clock,
         change_feed=backend.feed,
         webhook_queue=webhooks,
+        in_flight=InFlight(),
         group_cache=groups,
         imports=ImportService(
             store=backend.imports,

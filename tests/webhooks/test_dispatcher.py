@@ -303,3 +303,23 @@ async def test_a_replay_after_an_id_no_database_can_hold_is_refused(hooks: Servi
         await hooks.webhooks.replay(new.endpoint.id, workspace_id=None, after=2**63)
     with pytest.raises(NotFound, match="No delivery of change"):
         await hooks.webhooks.replay_delivery(new.endpoint.id, workspace_id=None, change_id=2**70)
+
+
+async def test_deliveries_give_way_to_the_requests_the_process_is_answering(
+    hooks: Services,
+) -> None:
+    workspace_id, group_id = await Setup(hooks)()
+    with receiving() as receiver:
+        endpoint = await hooks.webhooks.create(workspace_id=workspace_id, url=receiver.url)
+        receiver.secrets.append(endpoint.secret)
+        async with dispatching(hooks) as own:
+            own.in_flight.busy_share = 0  # this test's process is busy whenever a request is in
+            own.in_flight.enter()  # flight; and one is, for a while
+            made = await Setup(hooks).change(workspace_id, group_id, *(f"p{n}" for n in range(40)))
+            # A few go anyway (delivery slows down, it does not stop)...
+            await until(lambda: receiver.arrivals)
+            await asyncio.sleep(0.3)  # without giving way, all 40 take a fraction of this
+            assert len(receiver.change_ids()) < len(made)
+            # ...and the rest as soon as the request is answered.
+            own.in_flight.leave()
+            await receiver.wait_for(made, within=10)

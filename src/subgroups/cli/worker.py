@@ -47,4 +47,10 @@ def worker(database_url: str | None) -> None:
         finally:
             await services.aclose()
 
-    asyncio.run(main())
+    # uvloop where it is installed (as `serve` runs under it): a delivery costs less CPU on it.
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover (uvicorn[standard] brings it where it builds)
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

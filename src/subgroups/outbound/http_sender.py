@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,9 +28,13 @@ from subgroups.domain.webhooks import (
     kept_text,
     private_address_message,
 )
+from subgroups.outbound.http_transport import PooledTransport
 
 TIMEOUT_SECONDS: Final = 15.0
-MAX_CONNECTIONS: Final = 200
+# Connections to one receiver (scheme, address, port) at most. A pool opens one only when none
+# is idle, so it holds as many as requests were in flight to that receiver at once (each
+# endpoint's concurrency, summed over the endpoints it serves), however high this is.
+CONNECTIONS_PER_ORIGIN: Final = 100
 RESOLVED_SECONDS: Final = 1.0
 MAX_RESOLVED: Final = 10_000
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -39,13 +45,26 @@ class RefusedAddress(Exception):
 
 
 class HttpSender:
-    def __init__(self, *, allow_private: bool, timeout_seconds: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        timeout_seconds: float = TIMEOUT_SECONDS,
+        connections: int = CONNECTIONS_PER_ORIGIN,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._allow_private = allow_private
         self._timeout = timeout_seconds
         self._resolved: dict[tuple[str, int], tuple[float, list[Address]]] = {}
+        # Each URL's checked target, for as long as its host's addresses are trusted.
+        self._pins: dict[str, tuple[float, _Pin | RefusedAddress]] = {}
+        self._request_extensions = {"timeout": httpx.Timeout(timeout_seconds).as_dict()}
         self._client = httpx.AsyncClient(
+            transport=PooledTransport(
+                ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
+                connections=connections,
+            ),
             timeout=httpx.Timeout(timeout_seconds),
-            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=50),
             follow_redirects=False,
             trust_env=False,
         )
@@ -58,14 +77,15 @@ class HttpSender:
 
         try:
             async with asyncio.timeout(self._timeout):
-                target, host = await self._pinned(url)
-                extensions = {"sni_hostname": host} if target.startswith("https:") else {}
-                request = self._client.build_request(
+                pin = await self._pin(url)
+                # Built here rather than by the client: its default headers (user agent,
+                # compression, keep-alive) are not needed, and merging them costs every time.
+                request = httpx.Request(
                     "POST",
-                    target,
-                    headers={**headers, "host": _host_header(url)},
+                    pin.target,
+                    headers={**headers, "host": pin.host_header},
                     content=body,
-                    extensions=extensions,
+                    extensions={**self._request_extensions, **pin.extensions},
                 )
                 response = await self._client.send(request, stream=True)
                 try:
@@ -88,11 +108,28 @@ class HttpSender:
             response.headers.get("retry-after"),
         )
 
-    async def _pinned(self, url: str) -> tuple[str, str]:
-        """`url` with its host replaced by a checked address, and the host name."""
+    async def _pin(self, url: str) -> _Pin:
+        """Where to send `url`: the checked address, looked up again once the host's addresses
+        are older than RESOLVED_SECONDS (a refusal is remembered as long)."""
+        now = time.monotonic()
+        known = self._pins.get(url)
+        if known is None or known[0] <= now:
+            try:
+                found: _Pin | RefusedAddress = await self._pinned(url)
+            except RefusedAddress as refused:
+                found = refused
+            if len(self._pins) >= MAX_RESOLVED:
+                self._pins.clear()
+            expires = self._resolved.get(_host_port(url), (now, []))[0]
+            self._pins[url] = known = (expires, found)
+        if isinstance(known[1], RefusedAddress):
+            raise known[1]
+        return known[1]
+
+    async def _pinned(self, url: str) -> _Pin:
+        """`url` with its host replaced by a checked address."""
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host, port = _host_port(url)
         addresses = await self._resolve(host, port)
         if not self._allow_private:
             for address in addresses:
@@ -100,7 +137,12 @@ class HttpSender:
                     raise RefusedAddress(private_address_message(host, str(address)))
         first = addresses[0]
         literal = f"[{first}]" if first.version == 6 else str(first)
-        return urlunsplit(parts._replace(netloc=f"{literal}:{port}")), host
+        target = urlunsplit(parts._replace(netloc=f"{literal}:{port}"))
+        return _Pin(
+            target=httpx.URL(target),
+            host_header=_host_header(url),
+            extensions={"sni_hostname": host} if parts.scheme == "https" else {},
+        )
 
     async def _resolve(self, host: str, port: int) -> list[Address]:
         """The addresses of host:port, looked up at most once a second: a round of deliveries to
@@ -121,6 +163,18 @@ class HttpSender:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Pin:
+    target: httpx.URL
+    host_header: str
+    extensions: dict[str, str]
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def _host_header(url: str) -> str:

@@ -9,7 +9,9 @@ it holds, a dispatcher runs one loop of its own, so a slow or dead receiver hold
    one transaction. The events are the change records themselves, committed with their changes,
    so a crash at any moment loses nothing: the cursor has either moved with its deliveries or not.
 2. send: the deliveries whose time has come, oldest change first, at most `concurrency` requests
-   at once, each signed with every secret that signs now (Standard Webhooks).
+   at once, each signed with every secret that signs now (Standard Webhooks). In a process that
+   also answers the API, each delivery first waits while the process is busy answering it (up
+   to GIVE_WAY_SECONDS): the API's callers come first (services/in_flight.py).
 3. record: every attempt's result in one transaction: delivered, failed for good, or when to try
    again.
 
@@ -40,6 +42,7 @@ from subgroups.domain.webhooks import (
     event_body,
     outcome,
 )
+from subgroups.services.in_flight import InFlight
 from subgroups.services.metrics import WEBHOOKS_DELIVERED, WEBHOOKS_FAILED, Metrics
 from subgroups.services.ports import ChangeFeed, Clock, WebhookQueue, WebhookSender
 
@@ -50,6 +53,8 @@ BATCH: Final = 500
 # Endpoints one dispatcher holds at most.
 MAX_ENDPOINTS: Final = 1000
 PRUNE_EVERY_SECONDS: Final = 3600
+# The longest a delivery waits while this process is busy answering requests (see InFlight).
+GIVE_WAY_SECONDS: Final = 0.2
 
 
 class Dispatcher:
@@ -66,6 +71,7 @@ class Dispatcher:
         lease_seconds: float,
         poll_seconds: float,
         keep_days: float,
+        in_flight: InFlight | None = None,
     ) -> None:
         self._queue = queue
         self._feed = feed
@@ -77,6 +83,8 @@ class Dispatcher:
         self._lease = timedelta(seconds=lease_seconds)
         self._poll_seconds = poll_seconds
         self._keep = timedelta(days=keep_days)
+        # The requests this process answers, which deliveries give way to (none in a worker).
+        self._in_flight = in_flight or InFlight()
         # Unique per process and start: a restarted process does not inherit its old leases.
         self.owner = f"{socket.gethostname()[:40]}:{secrets.token_hex(6)}"
         self._held: dict[tuple[int, str], Endpoint] = {}
@@ -215,28 +223,48 @@ class Dispatcher:
     ) -> list[Result]:
         signers = [Webhook(secret) for secret in endpoint.secrets]
         gate = asyncio.Semaphore(self._concurrency)
-
-        async def attempt(delivery: Delivery, change: StateChange) -> Result | None:
-            body = event_body(change)
-            async with gate:
-                if key not in self._held:
-                    return None  # handed over meanwhile: the next holder sends it
-                at = self._clock.now()
-                webhook_id = delivery.webhook_id
-                text = body.decode()
-                headers = {
-                    "content-type": "application/json",
-                    "webhook-id": webhook_id,
-                    "webhook-timestamp": str(int(at.timestamp())),
-                    "webhook-signature": " ".join(s.sign(webhook_id, at, text) for s in signers),
-                }
-                sent = await self._sender.send(endpoint.url, headers=headers, body=body)
-            attempts = delivery.attempts + 1
-            decided = outcome(
-                sent, attempts=attempts, schedule=self._schedule, now=self._clock.now()
+        sending: list[asyncio.Task[Result]] = []
+        burst = 0
+        # One at a time, in change id order, each started before the next is considered: first
+        # attempts leave in id order (contract §9), at most `concurrency` in flight.
+        for delivery, change in due:
+            await gate.acquire()
+            if burst:
+                burst -= 1
+            elif not await self._in_flight.quiet(within=GIVE_WAY_SECONDS):
+                # The API has had requests in flight all along: a few go anyway, so that
+                # delivery slows down under load but never stops.
+                burst = self._concurrency - 1
+            if key not in self._held:  # handed over meanwhile: the next holder sends the rest
+                gate.release()
+                break
+            sending.append(
+                asyncio.create_task(self._attempt(endpoint, signers, delivery, change, gate))
             )
-            return Result(delivery.change_id, attempts, sent, decided, delivery.next_attempt_at)
+        return list(await asyncio.gather(*sending))
 
-        # Tasks start in change id order, so first attempts leave in id order (contract §9).
-        done = await asyncio.gather(*(attempt(d, c) for d, c in due))
-        return [result for result in done if result is not None]
+    async def _attempt(
+        self,
+        endpoint: Endpoint,
+        signers: Sequence[Webhook],
+        delivery: Delivery,
+        change: StateChange,
+        gate: asyncio.Semaphore,
+    ) -> Result:
+        try:
+            body = event_body(change)
+            at = self._clock.now()
+            webhook_id = delivery.webhook_id
+            text = body.decode()
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": webhook_id,
+                "webhook-timestamp": str(int(at.timestamp())),
+                "webhook-signature": " ".join(s.sign(webhook_id, at, text) for s in signers),
+            }
+            sent = await self._sender.send(endpoint.url, headers=headers, body=body)
+        finally:
+            gate.release()
+        attempts = delivery.attempts + 1
+        decided = outcome(sent, attempts=attempts, schedule=self._schedule, now=self._clock.now())
+        return Result(delivery.change_id, attempts, sent, decided, delivery.next_attempt_at)

@@ -101,6 +101,7 @@ def create_app(
                 RequestContext,
                 trusted_proxies=settings.trusted_proxies,
                 metrics=built.metrics if built.metrics.enabled else None,
+                in_flight=built.in_flight,
             )
         ],
         exception_handlers=ERROR_HANDLERS,

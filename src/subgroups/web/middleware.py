@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from subgroups.domain.models import Network
+from subgroups.services.in_flight import InFlight
 from subgroups.services.metrics import Metrics
 from subgroups.web.api.ratelimit import quota_headers
 from subgroups.web.client import forwarded_client
@@ -58,8 +59,11 @@ class RequestContext:
         trusted_proxies: tuple[Network, ...] = (),
         security: SecurityHeaders | None = None,
         metrics: Metrics | None = None,
+        in_flight: InFlight | None = None,
     ) -> None:
         self.app = app
+        # Counted so that this process's webhook deliveries give way to its requests.
+        self.in_flight = in_flight or InFlight()
         self.trusted_proxies = trusted_proxies
         self.security = security or SecurityHeaders()
         self.metrics = metrics
@@ -77,6 +81,7 @@ class RequestContext:
         if self.trusted_proxies:
             self._resolve_client(scope)
         status = 0
+        self.in_flight.enter()
 
         async def send_with_context(message: Message) -> None:
             nonlocal status
@@ -106,6 +111,7 @@ class RequestContext:
             response = json_response({"message": "Internal Server Error"}, 500)
             await response(scope, receive, send_with_context)
         finally:
+            self.in_flight.leave()
             seconds = time.perf_counter() - began
             route = _route(scope)
             if self.metrics is not None:
