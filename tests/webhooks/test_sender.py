@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -172,3 +174,54 @@ async def test_no_answer_in_time_is_an_attempt_without_status() -> None:
     assert attempt.status is None
     assert "within 0.3 s" in (attempt.detail or ""), attempt
     assert 300 <= attempt.latency_ms < 2000
+
+
+@contextmanager
+def flooding(seconds: float) -> Iterator[tuple[int, list[int]]]:
+    """A receiver that answers 204, then keeps writing bytes nobody asked for into the
+    connection for `seconds`: what it managed to send is added up in the list."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent = [0]
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)  # the request: one small write
+            connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+            time.sleep(0.3)  # the connection is back in the client's pool, idle
+            connection.settimeout(0.2)
+            junk = b"x" * 65536
+            until = time.monotonic() + seconds
+            while time.monotonic() < until:
+                try:
+                    sent[0] += connection.send(junk)
+                except TimeoutError:
+                    continue  # the client stopped reading: its buffers are full
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], sent
+    finally:
+        thread.join(seconds + 5)
+        listener.close()
+
+
+async def test_bytes_a_receiver_pushes_unasked_are_not_held_beyond_a_bound() -> None:
+    flood_seconds = 1.5
+    with flooding(flood_seconds) as (port, sent):
+        sender = HttpSender(allow_private=True)
+        try:
+            attempt = await sender.send(
+                f"http://127.0.0.1:{port}/hooks", headers=HEADERS, body=b"{}"
+            )
+            # The connection sits idle in the pool while the receiver pushes at it.
+            await asyncio.sleep(flood_seconds + 0.5)
+        finally:
+            await sender.aclose()
+    assert attempt.status == 204, attempt
+    # Loopback moves gigabytes a second: unbounded, the idle connection would have taken them
+    # all. Bounded, the receiver is held to our buffer and the two kernels' socket buffers.
+    assert sent[0] < 64 * 1024 * 1024, sent

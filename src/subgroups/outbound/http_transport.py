@@ -28,6 +28,10 @@ import httpx
 _Origin = tuple[bytes, bytes, int | None, str | None]
 # A pool no request has used for this long is closed (its connections have expired anyway).
 IDLE_POOL_SECONDS: Final = 60.0
+# The most a connection holds of what the receiver sent and nobody has read yet: past it the
+# loop stops reading the socket until some is taken, so a receiver that streams bytes (into an
+# idle connection, or a huge answer) fills its own socket buffers, not this process's memory.
+READ_BUFFER_BYTES: Final = 256 * 1024
 
 # httpcore's errors as httpx's, as httpx's own transport maps them (the most specific first).
 _ERRORS: Final[tuple[tuple[type[Exception], type[httpx.TransportError]], ...]] = (
@@ -60,12 +64,33 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.received = bytearray()
         self.closed = False
+        self._socket: asyncio.BaseTransport | None = None
+        self._reading_paused = False
         self._arrived: asyncio.Future[None] | None = None
         self._writable: asyncio.Future[None] | None = None
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # The TCP transport: pausing it pauses a TLS layer started over it too.
+        self._socket = transport
+
     def data_received(self, data: bytes) -> None:
         self.received += data
+        if len(self.received) >= READ_BUFFER_BYTES and not self._reading_paused:
+            self._reading_paused = True
+            assert isinstance(self._socket, asyncio.ReadTransport)
+            self._socket.pause_reading()
         self._wake_reader()
+
+    def take(self, max_bytes: int) -> bytes:
+        """Up to `max_bytes` of what has arrived; reading resumes once there is room again."""
+        data = bytes(self.received[:max_bytes])
+        del self.received[:max_bytes]
+        if self._reading_paused and len(self.received) < READ_BUFFER_BYTES:
+            self._reading_paused = False
+            assert isinstance(self._socket, asyncio.ReadTransport)
+            if not self._socket.is_closing():
+                self._socket.resume_reading()
+        return data
 
     def eof_received(self) -> bool:
         self.closed = True
@@ -122,9 +147,7 @@ class _Stream(httpcore.AsyncNetworkStream):
             raise httpcore.ReadTimeout(f"nothing to read within {timeout} s") from None
         if not connection.received:
             return b""  # the server closed the connection
-        data = bytes(connection.received[:max_bytes])
-        del connection.received[:max_bytes]
-        return data
+        return connection.take(max_bytes)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:  # h11 ends a request with a known length by writing nothing
