@@ -145,10 +145,13 @@ def plan_row(
         email=cells.get("email"),
         phone=cells.get("phone"),
     )
+    given_at, source = cells.get("consented_at"), cells.get("consent_source")
     try:
         a = plan(request, groups)
-        consented_at = _consented_at(cells.get("consented_at"), now)
-        consent_source = _consent_source(cells.get("consent_source"))
+        if given_at is None and source is None:  # most files: no consent columns to add
+            return ImportRow(line, a)
+        consented_at = _consented_at(given_at, now)
+        consent_source = _consent_source(source)
     except InvalidRequest as error:
         column = _column_of(error.message)
         return RowError(line, column, cells.get(column, ""), error.message)
