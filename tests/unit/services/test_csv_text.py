@@ -9,7 +9,7 @@ ROWS: list[tuple[object, ...]] = [
     ("x1", "a@example.com", "+14155552671", 1, None),
     ("=SUM(A1)", "@home", "+14155552671", 2, "-minus"),
     ("+1", None, None, None, "\ttab"),
-    ("plain", "b@example.com", None, 0, "quote \" and, comma\r\nnew line"),
+    ("plain", "b@example.com", None, 0, 'quote " and, comma\r\nnew line'),
     ("\rcarriage", "", "", -3, "'already"),
 ]
 
