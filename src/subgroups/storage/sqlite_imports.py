@@ -201,7 +201,8 @@ def _apply_rows(
         pk, wanted_state = a.group.pk, int(a.subscribed)
         refused_since: datetime | None = None
         changed = False
-        for pid, identifiers in sorted(zip(_ids(targets), seen, strict=True)):
+        chosen = zip(_ids(targets), seen, strict=True)
+        for pid, identifiers in chosen if len(targets) == 1 else sorted(chosen):
             state = current.get((pid, pk))
             if state is not None and state[0] == wanted_state:
                 continue
