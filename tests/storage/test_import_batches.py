@@ -1,13 +1,16 @@
 """An import batch decides its rows together, in memory, from one read of their profiles and
-states: the outcome is the one the rows give applied one at a time, in file order. Each file here
-is imported twice, in batches of one row and in one batch, into two workspaces: the counts, the
-error rows, the states and the records must be the same."""
+states: the outcome is the one the rows give applied one at a time, in file order. A file is
+imported twice, in batches of one row and in one batch, into two workspaces: the counts, the
+error rows, the states and the records must be the same. And the batch read ahead while another
+is written is never applied once the job is no longer this process's."""
 
 from __future__ import annotations
 
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -17,8 +20,9 @@ from subgroups.container import Services, open_backend
 from subgroups.domain.imports import ImportCounts, RowError
 from subgroups.domain.models import Actor, Source
 from subgroups.domain.subscriptions import GroupRequest
+from subgroups.errors import LeaseLost
 from subgroups.services.imports import ImportService, new_owner
-from subgroups.services.ports import SystemClock
+from subgroups.services.ports import ImportStore, SystemClock
 from subgroups.storage.groups import SqlGroupStore
 from subgroups.storage.tables import profiles
 from subgroups.storage.workspaces import SqlWorkspaceStore
@@ -156,3 +160,68 @@ async def test_a_batch_gives_the_outcome_of_its_rows_one_at_a_time(
     assert await outcome(services, by_batch, *together) == await outcome(
         services, by_rows, *one_at_a_time
     )
+
+
+class TakenOverAtSecondBatch:
+    """The store, but another process takes the job over just before its second batch."""
+
+    def __init__(self, inner: ImportStore) -> None:
+        self._inner = inner
+        self.batches = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def apply(self, **batch: Any) -> ImportCounts:
+        self.batches += 1
+        if self.batches == 2:
+            now = datetime.now(UTC)
+            taken = await self._inner.claim(
+                batch["workspace_id"],
+                batch["import_id"],
+                owner="another process",
+                at=now,
+                stale_before=now + timedelta(days=1),
+            )
+            assert taken
+        return await self._inner.apply(**batch)
+
+
+async def test_a_job_taken_over_stops_after_its_last_batch_and_applies_nothing_read_ahead(
+    services: Services, settings: Settings, tenants: tuple[Tenant, Tenant]
+) -> None:
+    tenant = tenants[0]
+    backend = open_backend(settings)
+    store = TakenOverAtSecondBatch(backend.imports)
+    imports = ImportService(
+        store=cast(ImportStore, store),
+        groups=SqlGroupStore(backend.db),
+        workspaces=SqlWorkspaceStore(backend.db),
+        clock=SystemClock(),
+        lease_seconds=30.0,
+        batch_rows=2,
+    )
+    g = tenant.email_group.id
+    text = "external_id,subscription_group_id,subscription_state\n" + "".join(
+        f"p{i},{g},subscribed\n" for i in range(6)
+    )
+    stream = io.BytesIO(text.encode())
+    owner = new_owner()
+    try:
+        job = await imports.open(
+            workspace_id=tenant.workspace.id,
+            file_name="people.csv",
+            stream=stream,
+            dry_run=False,
+            owner=owner,
+        )
+        with pytest.raises(LeaseLost):
+            await imports.run(job, owner=owner, stream=stream)
+    finally:
+        await backend.db.dispose()
+
+    kept = await services.imports.get(workspace_id=tenant.workspace.id, import_id=job.id)
+    assert (kept.counts.rows, kept.counts.subscribed) == (2, 2)
+    assert store.batches == 2
+    changes = await services.subscriptions.changes(workspace_id=tenant.workspace.id)
+    assert sorted(c.external_id or "" for c in changes) == ["p0", "p1"]
