@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Final, cast
+from typing import Final
 
 import orjson
 
@@ -201,8 +201,8 @@ def _apply_rows(
         pk, wanted_state = a.group.pk, int(a.subscribed)
         refused_since: datetime | None = None
         changed = False
-        chosen = zip(_ids(targets), seen, strict=True)
-        for pid, identifiers in chosen if len(targets) == 1 else sorted(chosen):
+        chosen = [(_id(p), identifiers) for p, identifiers in zip(targets, seen, strict=True)]
+        for pid, identifiers in chosen if len(chosen) == 1 else sorted(chosen):
             state = current.get((pid, pk))
             if state is not None and state[0] == wanted_state:
                 continue
@@ -232,7 +232,10 @@ def _apply_rows(
 def _per_change(a: Assignment) -> tuple[object, ...]:
     """The values of a change's record that differ between the rows of a batch (_PER_CHANGE)."""
     consented = None if a.consented_at is None else sqlite_time(a.consented_at)
-    return (a.group.id, a.group.channel, a.state.value, consented, a.consent_source)
+    state = (
+        "subscribed" if a.subscribed else "unsubscribed"
+    )  # a.state.value, without the enum's lookup
+    return (a.group.id, a.group.channel, state, consented, a.consent_source)
 
 
 def _write_people(conn: sqlite3.Connection, workspace_id: int, people: People, stamp: str) -> None:
@@ -271,10 +274,9 @@ def _states(
     return current
 
 
-def _ids(targets: list[Person]) -> list[int]:
-    ids = [p.id for p in targets]
-    assert None not in ids  # every Person has its id once the people are written
-    return cast(list[int], ids)
+def _id(person: Person) -> int:
+    assert person.id is not None  # every Person has its id once the people are written
+    return person.id
 
 
 def _as_time(value: datetime | str) -> datetime:
