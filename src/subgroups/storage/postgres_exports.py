@@ -1,8 +1,9 @@
 """Exports' state reads on PostgreSQL: a server-side cursor on raw asyncpg, in one read-only
-REPEATABLE READ transaction, fetched a chunk at a time."""
+REPEATABLE READ transaction, fetched a chunk at a time, the next while the last is written out."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Final
@@ -36,5 +37,16 @@ class PostgresExportReader(SqlExportReader):
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             cursor = await conn.cursor(sql, *parameters)
-            while records := await cursor.fetch(CHUNK):
-                yield [tuple(r) for r in records]
+            # The server makes the next chunk while this one is turned into text.
+            coming = asyncio.ensure_future(cursor.fetch(CHUNK))
+            try:
+                while records := await coming:
+                    coming = asyncio.ensure_future(cursor.fetch(CHUNK))
+                    await asyncio.sleep(0)  # the request goes out before this chunk
+                    yield [tuple(r) for r in records]
+            finally:
+                # Closed early: the chunk being read is let finish (one chunk, milliseconds)
+                # before the connection goes, and what it raised, if anything, is dropped.
+                await asyncio.wait([coming])
+                if not coming.cancelled():
+                    coming.exception()
