@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.servers import ServerProcess
 
-from bench import report, webhooks
+from bench import imports, report, webhooks
 from bench.fixtures import POSTGRES_ADMIN_URL, Fixture, scratch_database
 from bench.load import LoadResult, Mix, ensure_wrk, run_wrk
 from bench.machine import describe
@@ -111,8 +111,10 @@ def main(argv: list[str] | None = None) -> None:
         if row.baseline_rps is not None:
             row.baseline_rps = plan.baseline(row.connections, row.workers)
     report.write(plan_report(plan, machine))
-    # Webhook delivery under load: figures of their own, in their own section.
+    # Webhook delivery under load, and CSV import and export: figures of their own, each in its
+    # own section.
     webhooks.run(webhooks.plan_for(Options(plan.quick, plan.backends)))
+    imports.run(Options(plan.quick, plan.backends))
 
 
 def plan_report(plan: Plan, machine: list[tuple[str, str]]) -> report.Report:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
@@ -27,26 +26,9 @@ class ExportFormat(StrEnum):
     NDJSON = "ndjson"
 
 
-@dataclass(frozen=True, slots=True)
-class StateLine:
-    """One profile's state in one group, as an export shows it."""
-
-    external_id: str | None
-    email: str | None
-    phone: str | None
-    subscription_group_id: str
-    subscription_state: str
-    updated_at: str  # ISO 8601, UTC
-
-    def cells(self) -> tuple[object, ...]:
-        return (
-            self.external_id,
-            self.email,
-            self.phone,
-            self.subscription_group_id,
-            self.subscription_state,
-            self.updated_at,
-        )
+# One profile's state in one group as an export shows it, in STATE_COLUMNS' order: the
+# identifiers, the group's id, the state's name and when it was set (ISO 8601, UTC).
+StateCells = tuple[str | None, str | None, str | None, str, str, str]
 
 
 def iso(at: datetime) -> str:

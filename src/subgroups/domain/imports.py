@@ -145,10 +145,13 @@ def plan_row(
         email=cells.get("email"),
         phone=cells.get("phone"),
     )
+    given_at, source = cells.get("consented_at"), cells.get("consent_source")
     try:
         a = plan(request, groups)
-        consented_at = _consented_at(cells.get("consented_at"), now)
-        consent_source = _consent_source(cells.get("consent_source"))
+        if given_at is None and source is None:  # most files: no consent columns to add
+            return ImportRow(line, a)
+        consented_at = _consented_at(given_at, now)
+        consent_source = _consent_source(source)
     except InvalidRequest as error:
         column = _column_of(error.message)
         return RowError(line, column, cells.get(column, ""), error.message)
@@ -218,11 +221,10 @@ def tally(
 
     `created_before`: for a dry run, whose batches are each rolled back, the people that earlier
     batches created; a person created again is not counted twice, and is added to it."""
-    refused = sum(1 for e in invalid if e.refused)
-    counts = ImportCounts(
-        rows=len(rows) + len(invalid), invalid=len(invalid) - refused, refused=refused
-    )
+    refused_invalid = sum(1 for e in invalid if e.refused)
     errors = list(invalid)
+    # Counted in plain integers: an ImportCounts per row would cost more than the row's writes.
+    refused = unchanged = subscribed = unsubscribed = profiles_created = 0
     for row, outcome in zip(rows, outcomes, strict=True):
         created = outcome.created
         if created and created_before is not None:
@@ -230,17 +232,26 @@ def tally(
                 created = 0
             else:
                 created_before.add(row.key)
+        profiles_created += created
         if outcome.refused_since is not None:
             errors.append(refusal(row.line, row.assignment.state.value, outcome.refused_since))
-            step = ImportCounts(refused=1, profiles_created=created)
+            refused += 1
         elif not outcome.changed:
-            step = ImportCounts(unchanged=1, profiles_created=created)
+            unchanged += 1
         elif row.assignment.state is State.SUBSCRIBED:
-            step = ImportCounts(subscribed=1, profiles_created=created)
+            subscribed += 1
         else:
-            step = ImportCounts(unsubscribed=1, profiles_created=created)
-        counts += step
+            unsubscribed += 1
     errors.sort(key=lambda e: e.line)
+    counts = ImportCounts(
+        rows=len(rows) + len(invalid),
+        unchanged=unchanged,
+        refused=refused_invalid + refused,
+        invalid=len(invalid) - refused_invalid,
+        profiles_created=profiles_created,
+        subscribed=subscribed,
+        unsubscribed=unsubscribed,
+    )
     return counts, errors
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Final
 
-_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: str, *, column: str = "") -> str:
-    if column == "phone" or not value.startswith(_FORMULA_STARTS):
+    if column == "phone" or not value.startswith(FORMULA_STARTS):
         return value
     return "'" + value

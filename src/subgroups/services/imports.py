@@ -14,7 +14,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, BinaryIO, Final
@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
 BATCH_ROWS: Final = 2000
 Progress = Callable[[ImportJob, ImportCounts], None]
-_Rows = Iterator[tuple[int, dict[str, str]] | RowError]
+_Item = tuple[int, dict[str, str]] | RowError
+_Rows = Iterator[_Item]
 
 
 def new_owner() -> str:
@@ -182,27 +183,52 @@ class ImportService:
         done = job.counts
         rows = read_rows(stream, skip=done.rows)
         created_before: set[str] | None = set() if job.dry_run else None
-        while batch := await asyncio.to_thread(_take, rows, self._batch_rows):
-            done += await self._apply_batch(job, owner, batch, created_before)
-            if progress is not None:
-                progress(job, done)
+        # The next batch is read and checked while this one is written: on PostgreSQL the
+        # server writes while this process checks, on SQLite the writer thread's statements run
+        # without the interpreter lock. Batches are still written one at a time, in file order.
+        coming = asyncio.ensure_future(self._prepare(job, rows))
+        try:
+            while (prepared := await coming).batch:
+                coming = asyncio.ensure_future(self._prepare(job, rows))
+                done += await self._apply_batch(job, owner, prepared, created_before)
+                if progress is not None:
+                    progress(job, done)
+        finally:
+            # Stopped early (a failure, a lost lease): the batch read ahead is not applied.
+            coming.cancel()
+            await asyncio.wait([coming])
+            if not coming.cancelled():
+                coming.exception()  # retrieved: it is not the error to report
 
-    async def _apply_batch(
-        self,
-        job: ImportJob,
-        owner: str,
-        batch: list[tuple[int, dict[str, str]] | RowError],
-        created_before: set[str] | None,
-    ) -> ImportCounts:
+    async def _prepare(self, job: ImportJob, rows: _Rows) -> _Prepared:
+        """The next batch of the file, checked: its valid rows and its invalid ones."""
+        batch = await asyncio.to_thread(_take, rows, self._batch_rows)
+        if not batch:
+            return _Prepared(batch, {}, [], [])
         wanted = {
             cells["subscription_group_id"]
             for item in batch
             if not isinstance(item, RowError) and "subscription_group_id" in (cells := item[1])
         }
         groups = await self._groups.find(job.workspace_id, wanted)
+        valid, invalid = await self._checked(job, batch, groups)
+        return _Prepared(batch, groups, valid, invalid)
+
+    async def _checked(
+        self, job: ImportJob, batch: list[_Item], groups: dict[str, Group]
+    ) -> tuple[list[ImportRow], list[RowError]]:
+        valid, invalid = await asyncio.to_thread(self._plan, batch, groups)
+        return await self._without_erased(job.workspace_id, valid, invalid)
+
+    async def _apply_batch(
+        self,
+        job: ImportJob,
+        owner: str,
+        prepared: _Prepared,
+        created_before: set[str] | None,
+    ) -> ImportCounts:
+        groups, valid, invalid = prepared.groups, prepared.valid, prepared.invalid
         while True:
-            valid, invalid = await asyncio.to_thread(self._plan, batch, groups)
-            valid, invalid = await self._without_erased(job.workspace_id, valid, invalid)
             try:
                 return await self._store.apply(
                     workspace_id=job.workspace_id,
@@ -218,6 +244,7 @@ class ImportService:
                 # Archived since it was read: its rows become invalid, with the API's message.
                 group = groups[archived.group_id]
                 groups = {**groups, group.id: replace(group, archived_at=self._clock.now())}
+                valid, invalid = await self._checked(job, prepared.batch, groups)
 
     async def _without_erased(
         self, workspace_id: int, valid: list[ImportRow], invalid: list[RowError]
@@ -257,7 +284,7 @@ class ImportService:
         return kept, sorted([*invalid, *refused.values()], key=lambda e: e.line)
 
     def _plan(
-        self, batch: list[tuple[int, dict[str, str]] | RowError], groups: dict[str, Group]
+        self, batch: list[_Item], groups: dict[str, Group]
     ) -> tuple[list[ImportRow], list[RowError]]:
         now = self._clock.now()
         valid: list[ImportRow] = []
@@ -297,5 +324,15 @@ def _is_id(text: str) -> bool:
         return False
 
 
-def _take(rows: _Rows, count: int) -> list[tuple[int, dict[str, str]] | RowError]:
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A batch of the file: its items as read, the groups they name, and the rows checked."""
+
+    batch: list[_Item]
+    groups: dict[str, Group]
+    valid: list[ImportRow]
+    invalid: list[RowError]
+
+
+def _take(rows: _Rows, count: int) -> list[_Item]:
     return list(islice(rows, count))

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import UTC, date, datetime
 from typing import Protocol
 
-from subgroups.domain.exports import StateLine
+from subgroups.domain.exports import StateCells
 from subgroups.domain.imports import (
     ImportCounts,
     ImportJob,
@@ -499,13 +499,15 @@ class ImportStore(Protocol):
 class ExportReader(Protocol):
     """The exports' reads (§10), streamed from one snapshot each, in a stable order."""
 
-    def states(self, workspace_id: int, group_id: str | None) -> AsyncIterator[StateLine]:
-        """Every state of the workspace (of one group), by profile, then group."""
+    def states(self, workspace_id: int, group_id: str | None) -> AsyncIterator[list[StateCells]]:
+        """Every state of the workspace (of one group), by profile, then group, a few thousand
+        at a time."""
 
     def states_as_of(
         self, workspace_id: int, group_id: str | None, at: datetime
-    ) -> AsyncIterator[StateLine]:
-        """The states as the records stood at `at`: each profile's newest record per group."""
+    ) -> AsyncIterator[list[StateCells]]:
+        """The states as the records stood at `at`: each profile's newest record per group, a
+        few thousand at a time."""
 
     def changes(
         self,

@@ -24,6 +24,7 @@ from typing import Final
 
 import asyncpg
 
+from subgroups.domain.import_people import Identifiers, Person, Selection
 from subgroups.domain.imports import (
     ImportCounts,
     ImportRow,
@@ -49,7 +50,7 @@ from subgroups.storage.import_jobs import (
     steps,
 )
 from subgroups.storage.postgres_database import PostgresDatabase, lock_ids
-from subgroups.storage.postgres_import_people import Person, select_people
+from subgroups.storage.postgres_import_people import select_people
 
 _GROUPS: Final = """
 SELECT pk, id, archived_at FROM subscription_groups WHERE pk = ANY($1::int[]) ORDER BY pk FOR SHARE
@@ -205,7 +206,7 @@ async def _apply_rows(
     changed: set[int] = set()
     refused: dict[int, datetime] = {}
     for wave in _waves(rows, selection.targets):
-        await _write_wave(conn, rows, selection.targets, wave, shared, changed, refused)
+        await _write_wave(conn, rows, selection, wave, shared, changed, refused)
     return [
         RowOutcome(row.line, selection.created[i], i in changed, refused.get(i))
         for i, row in enumerate(rows)
@@ -265,21 +266,26 @@ def _waves(rows: Sequence[ImportRow], targets: list[list[Person]]) -> list[list[
 async def _write_wave(
     conn: asyncpg.Connection,
     rows: Sequence[ImportRow],
-    targets: list[list[Person]],
+    selection: Selection,
     wave: list[int],
     shared: list[object],
     changed: set[int],
     refused: dict[int, datetime],
 ) -> None:
-    pairs = [(i, p) for i in wave for p in targets[i]]
+    # Each record names the profile as its row found it (a later row may record a contact).
+    pairs = [
+        (i, p, seen)
+        for i in wave
+        for p, seen in zip(selection.targets[i], selection.seen[i], strict=True)
+    ]
     locked = await conn.fetch(
         _LOCK_STATES,
-        [p.id for _, p in pairs],
-        [rows[i].assignment.group.pk for i, _ in pairs],
+        [p.id for _, p, _ in pairs],
+        [rows[i].assignment.group.pk for i, _, _ in pairs],
     )
     current = {(r["profile_id"], r["group_pk"]): (r["subscribed"], r["updated_at"]) for r in locked}
-    writes: list[tuple[int, Person, str | None]] = []
-    for i, person in pairs:
+    writes: list[tuple[int, Person, str | None, Identifiers]] = []
+    for i, person, seen in pairs:
         a = rows[i].assignment
         state = current.get((person.id, a.group.pk))
         if state is not None and state[0] == a.subscribed:
@@ -287,24 +293,24 @@ async def _write_wave(
         if state is not None and a.subscribed and not may_resubscribe(a.consented_at, state[1]):
             refused[i] = max(state[1], refused.get(i, state[1]))
             continue
-        writes.append((i, person, None if state is None else old_state_name(state[0])))
+        writes.append((i, person, None if state is None else old_state_name(state[0]), seen))
     if not writes:
         return
-    by_pair = {(p.id, rows[i].assignment.group.pk): i for i, p, _ in writes}
+    by_pair = {(p.id, rows[i].assignment.group.pk): i for i, p, _, _ in writes}
     done = await conn.fetch(
         _WRITE_WAVE,
-        [p.id for _, p, _ in writes],
-        [rows[i].assignment.group.pk for i, _, _ in writes],
-        [old for _, _, old in writes],
+        [p.id for _, p, _, _ in writes],
+        [rows[i].assignment.group.pk for i, _, _, _ in writes],
+        [old for _, _, old, _ in writes],
         *shared,
-        [rows[i].assignment.state.value for i, _, _ in writes],
-        [p.external_id for _, p, _ in writes],
-        [p.email for _, p, _ in writes],
-        [p.phone for _, p, _ in writes],
-        [rows[i].assignment.group.id for i, _, _ in writes],
-        [rows[i].assignment.group.channel for i, _, _ in writes],
-        [rows[i].assignment.consented_at for i, _, _ in writes],
-        [rows[i].assignment.consent_source for i, _, _ in writes],
+        [rows[i].assignment.state.value for i, _, _, _ in writes],
+        [seen[0] for _, _, _, seen in writes],
+        [seen[1] for _, _, _, seen in writes],
+        [seen[2] for _, _, _, seen in writes],
+        [rows[i].assignment.group.id for i, _, _, _ in writes],
+        [rows[i].assignment.group.channel for i, _, _, _ in writes],
+        [rows[i].assignment.consented_at for i, _, _, _ in writes],
+        [rows[i].assignment.consent_source for i, _, _, _ in writes],
     )
     changed.update(by_pair[(r["profile_id"], r["group_pk"])] for r in done)
 

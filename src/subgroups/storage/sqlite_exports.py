@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Final
 
-from subgroups.domain.exports import StateLine
-from subgroups.storage.exports import CHUNK, STATES, STATES_AS_OF, SqlExportReader, state_name
+from subgroups.domain.exports import StateCells
+from subgroups.storage.exports import CHUNK, SqlExportReader, state_queries
 from subgroups.storage.sqlite_database import SqliteDatabase
 from subgroups.storage.sqlite_subscriptions import sqlite_time
 
-_STATES: Final = STATES.format("?1", "?2")
-_STATES_AS_OF: Final = STATES_AS_OF.format("?1", "?2", "?3")
+# Stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC (see tables.Timestamp).
+_ISO: Final = "substr({0}, 1, 10) || 'T' || substr({0}, 12) || '+00:00'"
+_STATES, _STATES_AS_OF = state_queries(_ISO, "?1", "?2", "?3")
 
 
 class SqliteExportReader(SqlExportReader):
@@ -23,22 +24,22 @@ class SqliteExportReader(SqlExportReader):
         super().__init__(db)
         self._connect = db.connect
 
-    def states(self, workspace_id: int, group_id: str | None) -> AsyncIterator[StateLine]:
-        return self._lines(_STATES, (workspace_id, group_id))
+    def states(self, workspace_id: int, group_id: str | None) -> AsyncIterator[list[StateCells]]:
+        return self._chunks(_STATES, (workspace_id, group_id))
 
     def states_as_of(
         self, workspace_id: int, group_id: str | None, at: datetime
-    ) -> AsyncIterator[StateLine]:
-        return self._lines(_STATES_AS_OF, (workspace_id, group_id, sqlite_time(at)))
+    ) -> AsyncIterator[list[StateCells]]:
+        return self._chunks(_STATES_AS_OF, (workspace_id, group_id, sqlite_time(at)))
 
-    async def _lines(self, sql: str, parameters: Sequence[object]) -> AsyncIterator[StateLine]:
+    async def _chunks(
+        self, sql: str, parameters: Sequence[object]
+    ) -> AsyncIterator[list[StateCells]]:
         conn = await asyncio.to_thread(_open, self._connect)
         try:
             cursor = await asyncio.to_thread(conn.execute, sql, parameters)
             while rows := await asyncio.to_thread(cursor.fetchmany, CHUNK):
-                for x, e, ph, gid, state, at in rows:
-                    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC (see tables.Timestamp).
-                    yield StateLine(x, e, ph, gid, state_name(state), f"{at[:10]}T{at[11:]}+00:00")
+                yield rows
         finally:
             await asyncio.to_thread(_close, conn)
 
