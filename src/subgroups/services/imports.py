@@ -30,7 +30,14 @@ from subgroups.domain.imports import (
 )
 from subgroups.domain.models import Group, State
 from subgroups.domain.subscriptions import Assignment
-from subgroups.errors import Conflict, GroupArchived, InvalidRequest, LeaseLost, NotFound
+from subgroups.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    GroupArchived,
+    InvalidRequest,
+    LeaseLost,
+    NotFound,
+)
 from subgroups.services.import_files import FileSummary, check_file, read_rows
 from subgroups.services.ports import Clock, GroupStore, ImportStore, WorkspaceStore
 
@@ -38,8 +45,37 @@ if TYPE_CHECKING:
     from subgroups.services.person import PersonService
 
 BATCH_ROWS: Final = 2000
+# How many times in a row a background run may end in an error of the service (not of the file)
+# before a batch is written: a job past it is ended as failed instead of being tried again.
+MAX_ATTEMPTS: Final = 3
 Progress = Callable[[ImportJob, ImportCounts], None]
 _Rows = Iterator[tuple[int, dict[str, str]] | RowError]
+
+
+class RunPaused(Exception):
+    """Raised by a `progress` callback of `run_next` to stop the run after the batch just
+    written (a shutdown): the job's lease is let go, so the next process resumes it at once."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(import_id)
+        self.import_id = import_id
+
+
+class ImportGivenUp(Exception):
+    """A background run failed MAX_ATTEMPTS times in a row: the job is now ended as failed.
+    The last error, when this process saw it, is the `__cause__`."""
+
+    def __init__(self, job: ImportJob) -> None:
+        super().__init__(job.id)
+        self.job = job
+
+
+def given_up_reason(attempts: int) -> str:
+    return (
+        f"The import was stopped {attempts} times in a row by an error of the service, not of"
+        " the file, before it could write another batch, and was given up; the server's log"
+        " has the errors. Send the file again to retry it."
+    )
 
 
 def new_owner() -> str:
@@ -57,11 +93,13 @@ class ImportService:
         clock: Clock,
         lease_seconds: float,
         batch_rows: int = BATCH_ROWS,
+        max_attempts: int = MAX_ATTEMPTS,
         person: PersonService | None = None,
     ) -> None:
         """`person`: consulted so that an import never resubscribes an erased person's address
         without consent given after the erasure (§11)."""
         self._person = person
+        self._max_attempts = max_attempts
         self._store = store
         self._groups = groups
         self._workspaces = workspaces
@@ -123,12 +161,17 @@ class ImportService:
 
     async def run_next(self, *, owner: str, progress: Progress | None = None) -> ImportJob | None:
         """Claims and runs one queued (or abandoned) import whose file is kept with it; None
-        when there is none. `progress` is called after each batch (an exception it raises stops
-        the run there, leaving the job to be resumed)."""
+        when there is none. `progress` is called after each batch; RunPaused raised there stops
+        the run and lets the job go (raised again), any other exception stops the run and
+        leaves the job to be resumed once its lease has lapsed. Raises ImportGivenUp when the
+        job has now failed MAX_ATTEMPTS times in a row (see `_give_up`)."""
         now = self._clock.now()
         job = await self._store.claim_next(owner=owner, at=now, stale_before=now - self._lease)
         if job is None:
             return None
+        if job.attempts > self._max_attempts:
+            # Its runners died (a crash of the process, not an exception) without a batch.
+            raise ImportGivenUp(await self._give_up(job, owner, job.attempts - 1))
         content = await self._store.content(job.workspace_id, job.id)
         if content is None:  # finished by its previous owner at the last moment
             return job
@@ -136,6 +179,19 @@ class ImportService:
             return await self.run(job, owner=owner, stream=io.BytesIO(content), progress=progress)
         except InvalidRequest:
             return await self.get(workspace_id=job.workspace_id, import_id=job.id)
+        except RunPaused:
+            await self._store.release(job.workspace_id, job.id, owner=owner)
+            raise
+        except (LeaseLost, DatabaseUnavailable):
+            raise  # not the job's doing: another process has it, or the database is away
+        except Exception as error:
+            if job.attempts < self._max_attempts:
+                raise  # tried again once its lease has lapsed
+            raise ImportGivenUp(await self._give_up(job, owner, job.attempts)) from error
+
+    async def _give_up(self, job: ImportJob, owner: str, attempts: int) -> ImportJob:
+        await self._end(job, owner, ImportStatus.FAILED, given_up_reason(attempts))
+        return await self.get(workspace_id=job.workspace_id, import_id=job.id)
 
     async def _workspace(self, workspace_id: int) -> None:
         if await self._workspaces.get(workspace_id) is None:

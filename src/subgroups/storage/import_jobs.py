@@ -28,13 +28,14 @@ from subgroups.storage.tables import import_errors, import_files, imports
 
 COUNTERS: Final = tuple(f.name for f in fields(ImportCounts))
 ERROR_COLUMNS: Final = ("workspace_id", "import_id", "line", "column_name", "value", "message")
-# The progress of one batch: each counter advances, the lease is renewed; nothing happens unless
-# the job is still running and still this owner's. Parameters: the counters' steps in COUNTERS'
-# order, then the time, the workspace, the import and the owner.
+# The progress of one batch: each counter advances, the lease is renewed, and the run counts as
+# one that works (attempts start again from naught); nothing happens unless the job is still
+# running and still this owner's. Parameters: the counters' steps in COUNTERS' order, then the
+# time, the workspace, the import and the owner.
 PROGRESS: Final = (
     "UPDATE imports SET "
     + ", ".join(f"{c} = {c} + {{}}" for c in COUNTERS)
-    + ", heartbeat_at = {} WHERE workspace_id = {} AND id = {} AND owner = {}"
+    + ", attempts = 0, heartbeat_at = {} WHERE workspace_id = {} AND id = {} AND owner = {}"
     " AND status = 'running'"
 )
 
@@ -82,6 +83,7 @@ class SqlImportJobs(abc.ABC):
             "ignored_columns": json.dumps(list(ignored_columns)),
             "owner": owner,
             "heartbeat_at": None if owner is None else at,
+            "attempts": 0 if owner is None else 1,
             "created_at": at,
             "finished_at": None,
         }
@@ -140,10 +142,30 @@ class SqlImportJobs(abc.ABC):
                 imports.c.id == import_id,
                 _claimable(stale_before),
             )
-            .values(owner=owner, heartbeat_at=at, status=ImportStatus.RUNNING)
+            .values(
+                owner=owner,
+                heartbeat_at=at,
+                status=ImportStatus.RUNNING,
+                attempts=imports.c.attempts + 1,
+            )
         )
         claimed: bool = await self._db.write(lambda conn: conn.execute(claim).rowcount == 1)
         return claimed
+
+    async def release(self, workspace_id: int, import_id: str, *, owner: str) -> bool:
+        # Guarded as a batch's progress is: only the owner of a job that still runs lets it go.
+        release = (
+            update(imports)
+            .where(
+                imports.c.workspace_id == workspace_id,
+                imports.c.id == import_id,
+                imports.c.owner == owner,
+                imports.c.status == ImportStatus.RUNNING,
+            )
+            .values(owner=None, heartbeat_at=None, status=ImportStatus.QUEUED)
+        )
+        released: bool = await self._db.write(lambda conn: conn.execute(release).rowcount == 1)
+        return released
 
     async def claim_next(
         self, *, owner: str, at: datetime, stale_before: datetime
@@ -265,4 +287,5 @@ def _job(row: Mapping[Any, Any]) -> ImportJob:
         ignored_columns=tuple(json.loads(row["ignored_columns"])),
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        attempts=row["attempts"],
     )

@@ -370,6 +370,9 @@ imports = Table(
     Column("ignored_columns", Text, nullable=False),  # the unknown header names, a JSON array
     Column("owner", String(64)),
     Column("heartbeat_at", Timestamp()),
+    # Takings-up in a row that wrote no batch (reset by every batch): a job that keeps stopping
+    # its runner before any progress is given up after a few, not retried forever.
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("created_at", Timestamp(), nullable=False),
     Column("finished_at", Timestamp()),
     Index(None, "workspace_id", "sha256"),
