@@ -9,7 +9,6 @@ file with the job and is run by the background loop of `subgroups serve` or `sub
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import socket
 import uuid
@@ -38,7 +37,7 @@ from subgroups.errors import (
     LeaseLost,
     NotFound,
 )
-from subgroups.services.import_files import FileSummary, check_file, read_rows
+from subgroups.services.import_files import FileSummary, buffer_stream, check_file, read_rows
 from subgroups.services.ports import Clock, GroupStore, ImportStore, WorkspaceStore
 
 if TYPE_CHECKING:
@@ -122,11 +121,13 @@ class ImportService:
         return await self._create(workspace_id, file_name, summary, dry_run, owner, None)
 
     async def submit(
-        self, *, workspace_id: int, file_name: str, content: bytes, dry_run: bool
+        self, *, workspace_id: int, file_name: str, content: bytes | bytearray, dry_run: bool
     ) -> ImportJob:
-        """Queues an import whose file is kept with it, for a background worker to run."""
+        """Queues an import whose file is kept with it, for a background worker to run. The file
+        is checked and stored from `content` itself, never copied whole."""
         await self._workspace(workspace_id)
-        summary = await asyncio.to_thread(check_file, io.BytesIO(content))
+        with buffer_stream(content) as stream:
+            summary = await asyncio.to_thread(check_file, stream)
         return await self._create(workspace_id, file_name, summary, dry_run, None, content)
 
     async def get(self, *, workspace_id: int, import_id: str) -> ImportJob:
@@ -176,7 +177,8 @@ class ImportService:
         if content is None:  # finished by its previous owner at the last moment
             return job
         try:
-            return await self.run(job, owner=owner, stream=io.BytesIO(content), progress=progress)
+            with buffer_stream(content) as stream:
+                return await self.run(job, owner=owner, stream=stream, progress=progress)
         except InvalidRequest:
             return await self.get(workspace_id=job.workspace_id, import_id=job.id)
         except RunPaused:
@@ -216,7 +218,7 @@ class ImportService:
         summary: FileSummary,
         dry_run: bool,
         owner: str | None,
-        content: bytes | None,
+        content: bytes | bytearray | None,
     ) -> ImportJob:
         return await self._store.create(
             workspace_id=workspace_id,

@@ -434,7 +434,7 @@ class ImportStore(Protocol):
         dry_run: bool,
         ignored_columns: Sequence[str],
         owner: str | None,
-        content: bytes | None,
+        content: bytes | bytearray | None,
         at: datetime,
     ) -> ImportJob:
         """A new job: running (by `owner`) or, with no owner, queued for a background worker.
@@ -464,7 +464,7 @@ class ImportStore(Protocol):
         """Lets go of a running job `owner` still holds: it is queued again, with its progress,
         for any process to claim at once. False (nothing changed) if `owner` no longer runs it."""
 
-    async def content(self, workspace_id: int, import_id: str) -> bytes | None:
+    async def content(self, workspace_id: int, import_id: str) -> bytearray | None:
         """The file kept with the job, if it was."""
 
     async def apply(

@@ -27,6 +27,8 @@ from subgroups.storage.engine import Database
 from subgroups.storage.tables import import_errors, import_files, imports
 
 COUNTERS: Final = tuple(f.name for f in fields(ImportCounts))
+# The size of the parts a kept file is stored in (see tables.import_files).
+FILE_PART: Final = 1 << 20
 ERROR_COLUMNS: Final = ("workspace_id", "import_id", "line", "column_name", "value", "message")
 # The progress of one batch: each counter advances, the lease is renewed, and the run counts as
 # one that works (attempts start again from naught); nothing happens unless the job is still
@@ -66,7 +68,7 @@ class SqlImportJobs(abc.ABC):
         dry_run: bool,
         ignored_columns: Sequence[str],
         owner: str | None,
-        content: bytes | None,
+        content: bytes | bytearray | None,
         at: datetime,
     ) -> ImportJob:
         values: dict[str, Any] = {
@@ -90,10 +92,18 @@ class SqlImportJobs(abc.ABC):
 
         def insert(conn: Connection) -> None:
             conn.execute(imports.insert().values(values))
-            if content is not None:
+            if content is None:
+                return
+            # One statement per part, each given a view of its slice: the driver copies a part
+            # at a time, never the whole file.
+            whole = memoryview(content)
+            for part, start in enumerate(range(0, max(len(whole), 1), FILE_PART)):
                 conn.execute(
                     import_files.insert().values(
-                        workspace_id=workspace_id, import_id=import_id, content=content
+                        workspace_id=workspace_id,
+                        import_id=import_id,
+                        part=part,
+                        content=whole[start : start + FILE_PART],
                     )
                 )
 
@@ -177,6 +187,7 @@ class SqlImportJobs(abc.ABC):
                 and_(
                     import_files.c.workspace_id == imports.c.workspace_id,
                     import_files.c.import_id == imports.c.id,
+                    import_files.c.part == 0,
                 ),
             )
             .where(_claimable(stale_before))
@@ -192,12 +203,22 @@ class SqlImportJobs(abc.ABC):
                 return await self.get(workspace_id, import_id)
         return None
 
-    async def content(self, workspace_id: int, import_id: str) -> bytes | None:
-        query = select(import_files.c.content).where(
-            import_files.c.workspace_id == workspace_id, import_files.c.import_id == import_id
+    async def content(self, workspace_id: int, import_id: str) -> bytearray | None:
+        query = (
+            select(import_files.c.content)
+            .where(
+                import_files.c.workspace_id == workspace_id,
+                import_files.c.import_id == import_id,
+            )
+            .order_by(import_files.c.part)
+            .execution_options(yield_per=1)
         )
+        # Part after part into one buffer: the file is held once, plus the part being read.
+        content: bytearray | None = None
         async with self._db.snapshot() as conn:
-            content: bytes | None = (await conn.execute(query)).scalar_one_or_none()
+            async for (part,) in await conn.stream(query):
+                content = bytearray() if content is None else content
+                content += part
         return content
 
     async def finish(
