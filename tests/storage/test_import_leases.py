@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from subgroups.config import Settings
 from subgroups.container import Services
-from subgroups.domain.imports import ImportJob, ImportStatus
+from subgroups.domain.imports import ImportCounts, ImportJob, ImportStatus
 from subgroups.services.imports import MAX_ATTEMPTS, given_up_reason, new_owner
 from subgroups.storage.tables import import_files, state_changes
 from subgroups.web.app import create_app
@@ -244,3 +244,25 @@ async def test_runners_that_died_before_a_batch_count_as_attempts(
     assert failed.counts.rows == 2000  # the batch written before stays written
     [logged] = errors(caplog)
     assert logged.exc_info is None
+
+
+async def test_a_run_that_wrote_a_batch_before_its_error_is_not_given_up(
+    timed: tuple[Services, SettableClock],
+) -> None:
+    services, clock = timed
+    store = services.imports._store
+    tenant = await make_tenant(services)
+    job = await queue(services, tenant)
+    for _ in range(MAX_ATTEMPTS - 1):
+        now = clock.now()
+        assert await store.claim_next(owner=new_owner(), at=now, stale_before=now - LEASE)
+        clock.advance(PAST_THE_LEASE)
+
+    def fails_after_the_first_batch(_job: ImportJob, _counts: ImportCounts) -> None:
+        raise RuntimeError("a bug met after the first batch")
+
+    with pytest.raises(RuntimeError, match="a bug met after the first batch"):
+        await services.imports.run_next(owner=new_owner(), progress=fails_after_the_first_batch)
+
+    kept = await job_of(services, job)
+    assert (kept.status, kept.counts.rows, kept.attempts) == (ImportStatus.RUNNING, 2000, 0)

@@ -184,12 +184,16 @@ class ImportService:
         except RunPaused:
             await self._store.release(job.workspace_id, job.id, owner=owner)
             raise
-        except (LeaseLost, DatabaseUnavailable):
-            raise  # not the job's doing: another process has it, or the database is away
+        except (Conflict, DatabaseUnavailable):
+            # Not the job's doing (another process has it, or the database is away), or already
+            # ended as failed by `run`.
+            raise
         except Exception as error:
-            if job.attempts < self._max_attempts:
+            # Read again: a batch this run wrote before the error started the count again.
+            attempts = (await self.get(workspace_id=job.workspace_id, import_id=job.id)).attempts
+            if attempts < self._max_attempts:
                 raise  # tried again once its lease has lapsed
-            raise ImportGivenUp(await self._give_up(job, owner, job.attempts)) from error
+            raise ImportGivenUp(await self._give_up(job, owner, attempts)) from error
 
     async def _give_up(self, job: ImportJob, owner: str, attempts: int) -> ImportJob:
         await self._end(job, owner, ImportStatus.FAILED, given_up_reason(attempts))
