@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
+from subgroups.storage.import_jobs import FILE_PART
 from subgroups.storage.tables import import_files, imports
 from subgroups.web.app import create_app
 from tests.factories import Tenant, make_key, make_tenant
@@ -450,3 +451,23 @@ async def test_an_upload_that_trickles_is_refused_with_408_and_nothing_is_made(
             assert await jobs(services) == (0, 0)
     finally:
         await services.aclose()
+
+
+async def test_a_file_larger_than_a_part_is_kept_in_parts_and_run_whole(
+    client: httpx.AsyncClient, services: Services, tenant: Tenant
+) -> None:
+    rows = [f"person-{i:07d},person{i}@example.com,{{g}},subscribed" for i in range(40_000)]
+    content = csv_file(tenant.email_group.id, *rows)
+    assert len(content) > 3 * FILE_PART  # the parts' ends fall in the middle of lines
+
+    sent = await send(client, tenant, content)
+
+    assert sent.status_code == 202, sent.text
+    assert await jobs(services) == (1, -(-len(content) // FILE_PART))
+    kept = await services.imports._store.content(tenant.workspace.id, sent.json()["import_id"])
+    assert kept is not None
+    assert bytes(kept) == content
+    await run_queued(services)
+    report = (await client.get(f"/imports/{sent.json()['import_id']}", headers=tenant.auth)).json()
+    assert (report["status"], report["rows"], report["subscribed"]) == ("finished", 40_000, 40_000)
+    assert await jobs(services) == (1, 0)

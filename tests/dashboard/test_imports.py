@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from subgroups.container import Services
 from subgroups.domain.imports import ImportJob
 from subgroups.domain.subscriptions import INVALID_GROUP
+from subgroups.services.imports import MAX_ATTEMPTS, ImportGivenUp, given_up_reason
 from tests.dashboard.helpers import client_for, csrf_of
 from tests.factories import Tenant, make_tenant, make_workspace
 from tests.readback import row_counts, states
@@ -434,3 +436,30 @@ async def test_the_list_shows_the_workspaces_newest_imports_first(
     nav = re.search(r'<nav class="tabs".*?</nav>', listed.text, re.S)
     assert nav is not None
     assert re.search(r'href="[^"]+/imports" aria-current="page">Imports</a>', nav.group(0))
+
+
+async def test_an_import_given_up_shows_why_on_its_page(
+    services: Services, web: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    sent = await upload(web, tenant, people_file(tenant))
+    import_id = queued_id(sent, tenant)
+    store = services.imports._store
+    # Runners that died one after another before writing a batch: each took the job up an hour
+    # ago, so each lease has lapsed.
+    for attempt in range(MAX_ATTEMPTS):
+        an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        claimed = await store.claim_next(
+            owner=f"dead-{attempt}", at=an_hour_ago, stale_before=datetime.now(UTC)
+        )
+        assert claimed is not None
+    with pytest.raises(ImportGivenUp):
+        await services.imports.run_next(owner=WORKER)
+
+    page = await web.get(sent.headers["location"])
+
+    assert '<span class="badge badge-off" data-status-badge>Failed</span>' in page.text, page.text
+    failure = re.search(r'data-field="failure">([^<]*)</p>', page.text)
+    assert failure is not None
+    assert html.unescape(failure.group(1)) == given_up_reason(MAX_ATTEMPTS)
+    progress = (await web.get(f"{imports_page(tenant)}/{import_id}/progress")).json()
+    assert (progress["status"], progress["failure"]) == ("failed", given_up_reason(MAX_ATTEMPTS))

@@ -10,19 +10,28 @@ import redis
 from subgroups.container import Services
 from tests.conftest import IN_CI
 from tests.factories import Tenant, make_tenant
+from tests.security.endpoints import import_id_of
+from tests.security.support import finished_import
 
 REDIS_URL = os.environ.get("SUBGROUPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
+async def _tenant(services: Services) -> Tenant:
+    """A tenant holding the import the endpoint matrix names by its email group."""
+    made = await make_tenant(services)
+    await finished_import(services, made.workspace.id, import_id_of(made.email_group.id))
+    return made
+
+
 @pytest.fixture
 async def tenant(services: Services) -> Tenant:
-    return await make_tenant(services)
+    return await _tenant(services)
 
 
 @pytest.fixture
 async def other(services: Services) -> Tenant:
     """A second workspace, the one `tenant` must never reach."""
-    return await make_tenant(services)
+    return await _tenant(services)
 
 
 @pytest.fixture

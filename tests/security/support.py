@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from subgroups.config import Settings
 from subgroups.container import Services, build_services
+from subgroups.domain.imports import ImportStatus
 from subgroups.domain.models import Actor, Source
 from subgroups.domain.subscriptions import GroupRequest
-from subgroups.storage.tables import profiles, state_changes, subscription_states
+from subgroups.services.imports import new_owner
+from subgroups.storage.tables import imports, profiles, state_changes, subscription_states
 from subgroups.web.app import create_app
 
 CLIENT = ("203.0.113.7", 50000)
@@ -72,3 +76,41 @@ async def subscribe(
         request=GroupRequest(group_id, "subscribed", **identifiers),
         actor=Actor(Source.CLI),
     )
+
+
+async def imports_made(services: Services, workspace_id: int | None = None) -> int:
+    """The import jobs there are (of one workspace): a refused upload makes none."""
+    query = select(func.count()).select_from(imports)
+    if workspace_id is not None:
+        query = query.where(imports.c.workspace_id == workspace_id)
+    async with services.db.snapshot() as conn:
+        made: int = (await conn.execute(query)).scalar_one()
+    return made
+
+
+async def finished_import(services: Services, workspace_id: int, import_id: str) -> None:
+    """An import of the workspace, over, with the given id (the matrix names it by its group)."""
+    store = services.imports._store
+    owner = new_owner()
+    at = services.clock.now()
+    await store.create(
+        workspace_id=workspace_id,
+        import_id=import_id,
+        file_name="people.csv",
+        sha256="0" * 64,
+        size=0,
+        total_rows=1,
+        dry_run=False,
+        ignored_columns=(),
+        owner=owner,
+        content=None,
+        at=at,
+    )
+    await store.finish(
+        workspace_id, import_id, owner=owner, status=ImportStatus.FINISHED, failure=None, at=at
+    )
+
+
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> bool:
+    """True when nothing was logged at ERROR or above: a bad request is the client's doing."""
+    return not [r for r in caplog.records if r.levelno >= logging.ERROR]

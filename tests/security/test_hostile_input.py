@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -14,8 +15,8 @@ from hypothesis import strategies as st
 
 from subgroups.container import Services
 from tests.factories import Tenant
-from tests.security.endpoints import ENDPOINT_IDS, ENDPOINTS, Endpoint
-from tests.security.support import fingerprint
+from tests.security.endpoints import ENDPOINT_IDS, ENDPOINTS, Endpoint, assert_answer
+from tests.security.support import fingerprint, no_errors_logged
 
 PATH = "/subscription/status/set"
 NOT_AN_OBJECT = {"message": "Request body must be a JSON object"}
@@ -162,7 +163,11 @@ async def test_nul_in_an_sms_group_phone_is_refused(
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
 async def test_nul_and_huge_values_in_the_query_string_get_a_clean_answer(
-    client: httpx.AsyncClient, services: Services, tenant: Tenant, endpoint: Endpoint
+    client: httpx.AsyncClient,
+    services: Services,
+    tenant: Tenant,
+    endpoint: Endpoint,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     call = endpoint.build(tenant.email_group.id, "user-1")
     before = await fingerprint(services)
@@ -171,14 +176,14 @@ async def test_nul_and_huge_values_in_the_query_string_get_a_clean_answer(
         {"api_key": "sgk_\x00"},
         {**call.params, "subscription_group_id": "g\x00", "external_id": "\x00"},
         {**call.params, "external_id": "x" * 50_000},
+        {**call.params, "group": "g\x00", "format": "\x00", "file_name": "\x00"},
+        {**call.params, "as_of": "x" * 50_000, "since": "2026-01-01\x00", "dry_run": "\x00"},
     ):
-        response = await client.request(
-            call.method, call.path, params=params, json=call.json, headers=tenant.auth
-        )
-        assert response.status_code < 500
-        assert "message" in response.json()
+        response = await replace(call, params=params).send(client, tenant.auth)
+        assert_answer(endpoint, response)
     if endpoint.writes:
         assert len((await fingerprint(services))[0]) <= len(before[0]) + 1
+    assert no_errors_logged(caplog)
 
 
 # Hypothesis: arbitrary JSON and bytes against every endpoint. Values are drawn from JSON at large
@@ -205,6 +210,15 @@ FIELDS = (
     "phones",
     "use_double_opt_in_logic",
     "api_key",
+    # the parameters of the imports and exports
+    "dry_run",
+    "file_name",
+    "group",
+    "format",
+    "as_of",
+    "since",
+    "until",
+    "source",
 )
 EXAMPLES = settings(
     max_examples=40,
@@ -222,12 +236,16 @@ def near_misses(group_ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 async def _assert_clean(
-    response: httpx.Response, services: Services, before: tuple[Any, ...]
+    endpoint: Endpoint,
+    response: httpx.Response,
+    services: Services,
+    before: tuple[Any, ...],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert response.status_code < 500, response.text
-    assert isinstance(response.json().get("message"), str)
+    assert_answer(endpoint, response)
     if response.status_code >= 400:
         assert await fingerprint(services) == before
+    assert no_errors_logged(caplog)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
@@ -239,6 +257,7 @@ async def test_arbitrary_json_gets_a_clean_answer(
     tenant: Tenant,
     endpoint: Endpoint,
     data: st.DataObject,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     groups = [tenant.email_group.id, tenant.sms_group.id, str(uuid.uuid4())]
     call = endpoint.build(tenant.email_group.id, "user-1")
@@ -249,12 +268,15 @@ async def test_arbitrary_json_gets_a_clean_answer(
     else:
         params = data.draw(st.dictionaries(st.sampled_from(FIELDS), TEXT | st.sampled_from(groups)))
         response = await client.get(call.path, params=params, headers=tenant.auth)
-    await _assert_clean(response, services, before)
+    await _assert_clean(endpoint, response, services, before, caplog)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
 @EXAMPLES
-@given(raw=st.binary(max_size=200), content_type=st.sampled_from(["application/json", None]))
+@given(
+    raw=st.binary(max_size=200),
+    content_type=st.sampled_from(["application/json", "text/csv", None]),
+)
 async def test_arbitrary_bytes_get_a_clean_answer(
     client: httpx.AsyncClient,
     services: Services,
@@ -262,6 +284,7 @@ async def test_arbitrary_bytes_get_a_clean_answer(
     endpoint: Endpoint,
     raw: bytes,
     content_type: str | None,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     call = endpoint.build(tenant.email_group.id, "user-1")
     headers = {**tenant.auth, **({"Content-Type": content_type} if content_type else {})}
@@ -271,4 +294,4 @@ async def test_arbitrary_bytes_get_a_clean_answer(
         call.method, call.path, params=call.params, content=raw, headers=headers
     )
 
-    await _assert_clean(response, services, before)
+    await _assert_clean(endpoint, response, services, before, caplog)

@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ SECRETS_IN_BODIES = (
     "+12223334444",
     "+14155552671",
 )
+# In an imported file, and so in its error report and in the exports.
+SECRETS_IN_FILES = ("olga.imported@example.com", "peter.refused@@example.com")
 
 
 async def _seed(url: str) -> Tenant:
@@ -83,6 +86,29 @@ def test_the_log_of_a_run_holds_no_key_email_or_phone(
             headers={"Authorization": f"Bearer {unknown_key}"},
         )
         probe = http.get("/users/alice.cooper@example.com", params={"api_key": tenant.key})
+        by_key = {"api_key": tenant.key}
+        imported = http.post(
+            "/imports",
+            params={**by_key, "file_name": "olga.imported@example.com.csv"},
+            content=(
+                "external_id,email,subscription_group_id,subscription_state\n"
+                f"i1,{SECRETS_IN_FILES[0]},{tenant.email_group.id},subscribed\n"
+                f"i2,{SECRETS_IN_FILES[1]},{tenant.email_group.id},subscribed\n"
+            ).encode(),
+            headers={"Content-Type": "text/csv"},
+        )
+        import_path = f"/imports/{imported.json()['import_id']}"
+        report = _until_over(http, import_path, by_key)
+        downloads = [
+            http.get(f"{import_path}/errors", params=by_key),
+            http.get("/exports/states", params=by_key),
+            http.get("/exports/changes", params={**by_key, "format": "ndjson"}),
+            http.head("/exports/states", params=by_key),
+        ]
+        assert [d.status_code for d in downloads] == [200, 200, 200, 200]
+        assert report["status"] == "finished"
+        assert SECRETS_IN_FILES[1] in downloads[0].text
+        assert SECRETS_IN_FILES[0] in downloads[1].text
         with sqlite3.connect(path) as db:
             db.execute(
                 "CREATE TRIGGER refuse_changes BEFORE INSERT ON state_changes"
@@ -105,9 +131,10 @@ def test_the_log_of_a_run_holds_no_key_email_or_phone(
     assert failed.json() == {"message": "Internal Server Error"}
     text = log.read_text()
     lines = [json.loads(line) for line in text.splitlines()]
-    for secret in (tenant.key, unknown_key, *SECRETS_IN_BODIES, "alice.cooper@example.com"):
+    secrets = (tenant.key, unknown_key, *SECRETS_IN_BODIES, *SECRETS_IN_FILES)
+    for secret in (*secrets, "alice.cooper@example.com"):
         assert secret not in text
-    for local_part in ("jane.doe", "carol.smith", "mary.major", "alice.cooper"):
+    for local_part in ("jane.doe", "carol.smith", "mary.major", "alice.cooper", "olga", "peter"):
         assert local_part not in text
 
     requests = [line for line in lines if line["logger"] == "subgroups.access"]
@@ -133,6 +160,16 @@ def test_the_log_of_a_run_holds_no_key_email_or_phone(
     assert "mary.major@" not in error["exception"]
     assert "a***@example.com" in text  # the probed path, masked
     assert any(line["logger"].startswith("uvicorn") for line in lines)
+
+
+def _until_over(http: httpx.Client, path: str, params: dict[str, str]) -> dict[str, Any]:
+    """The import's report once the server's loop has run it."""
+    for _ in range(600):
+        report: dict[str, Any] = http.get(path, params=params).json()
+        if report["status"] in ("finished", "failed"):
+            return report
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not end")
 
 
 def test_scrub_masks_keys_emails_and_phones() -> None:

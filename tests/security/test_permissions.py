@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 
 from subgroups.container import Services
 from subgroups.domain.models import Permission
 from tests.factories import Tenant, make_key
-from tests.security.endpoints import ENDPOINT_IDS, ENDPOINTS, Endpoint
-from tests.security.support import fingerprint
+from tests.security.endpoints import ENDPOINT_IDS, ENDPOINTS, Endpoint, assert_answer
+from tests.security.support import fingerprint, imports_made
 
 INVALID = {"message": "Invalid API key"}
 MATRIX = [(e, p) for e in ENDPOINTS for p in Permission]
@@ -27,6 +29,7 @@ async def test_a_key_does_only_what_its_permissions_allow(
 ) -> None:
     key = await make_key(services, tenant.workspace.id, permissions=[granted.value])
     before = await fingerprint(services)
+    made = await imports_made(services)
 
     response = await endpoint.build(tenant.email_group.id, "user-1").send(
         client, {"Authorization": f"Bearer {key}"}
@@ -41,6 +44,7 @@ async def test_a_key_does_only_what_its_permissions_allow(
             f" the '{endpoint.permission.value}' permission"
         }
         assert await fingerprint(services) == before
+        assert await imports_made(services) == made
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
@@ -50,6 +54,8 @@ async def test_a_key_with_every_permission_passes(
     response = await endpoint.build(tenant.email_group.id, "user-1").send(client, tenant.auth)
 
     assert response.status_code == endpoint.success
+    assert response.headers["content-type"] == endpoint.answers
+    assert_answer(endpoint, response)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
@@ -75,6 +81,7 @@ async def test_a_missing_or_unknown_key_is_refused(
     authorization: str | None,
 ) -> None:
     before = await fingerprint(services)
+    made = await imports_made(services)
     headers = {} if authorization is None else {"Authorization": authorization}
 
     response = await endpoint.build(tenant.email_group.id, "user-1").send(client, headers)
@@ -82,6 +89,7 @@ async def test_a_missing_or_unknown_key_is_refused(
     assert (response.status_code, response.json()) == (401, INVALID)
     assert "x-ratelimit-limit" not in response.headers
     assert await fingerprint(services) == before
+    assert await imports_made(services) == made
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
@@ -107,18 +115,14 @@ async def test_the_legacy_query_parameter_is_checked_like_the_header(
     key = await make_key(services, tenant.workspace.id)
     call = endpoint.build(tenant.email_group.id, "user-1")
 
-    good = await client.request(
-        call.method, call.path, params={**call.params, "api_key": key}, json=call.json
-    )
-    bad = await client.request(
-        call.method, call.path, params={**call.params, "api_key": "sgk_x"}, json=call.json
-    )
+    good = await replace(call, params={**call.params, "api_key": key}).send(client)
+    bad = await replace(call, params={**call.params, "api_key": "sgk_x"}).send(client)
 
     assert good.status_code == endpoint.success
     assert (bad.status_code, bad.json()) == (401, INVALID)
 
 
-@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.writes], ids=lambda e: e.name)
+@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.json_body], ids=lambda e: e.name)
 async def test_the_legacy_body_field_is_checked_like_the_header(
     client: httpx.AsyncClient, services: Services, tenant: Tenant, endpoint: Endpoint
 ) -> None:

@@ -14,8 +14,16 @@ import pytest
 
 from subgroups.config import Settings
 from subgroups.container import Services
+from subgroups.services.ratelimits import Pool
 from tests.factories import Tenant, make_key, make_tenant
-from tests.security.support import app_client
+from tests.security.endpoints import (
+    ENDPOINT_IDS,
+    ENDPOINTS,
+    Endpoint,
+    assert_answer,
+    endpoint_named,
+)
+from tests.security.support import app_client, imports_made
 
 PATH = "/subscription/status/set"
 RATE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
@@ -68,6 +76,35 @@ async def test_the_set_pool_counts_down_then_refuses_without_writing(
     ]
     assert "user-3" not in written
     assert len(written) == 3
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
+async def test_every_endpoint_counts_against_its_own_pool_and_stops_at_its_limit(
+    settings: Settings, services: Services, tenant: Tenant, endpoint: Endpoint
+) -> None:
+    call = endpoint.build(tenant.email_group.id, "user-1")
+    # A request of the other pool, to show that one pool's exhaustion leaves the other alone.
+    other = endpoint_named("status get" if endpoint.pool is Pool.SET else "set v1")
+    elsewhere = other.build(tenant.email_group.id, "user-1")
+    async with app_client(settings, rate_limit_set="2/minute", rate_limit_get="2/minute") as (
+        http,
+        _,
+    ):
+        answers = [await call.send(http, tenant.auth) for _ in range(3)]
+        made = await imports_made(services)
+        refused_again = await call.send(http, tenant.auth)
+        other_pool = await elsewhere.send(http, tenant.auth)
+
+    assert [a.status_code for a in answers] == [endpoint.success, endpoint.success, 429]
+    for answer in answers:
+        assert_answer(endpoint, answer)
+    assert [quota(a) for a in answers] == [(2, 1), (2, 0), (2, 0)]
+    assert answers[2].json() == {"message": "Rate limit exceeded"}
+    assert 1 <= int(answers[2].headers["retry-after"]) <= 60
+    assert refused_again.status_code == 429
+    assert await imports_made(services) == made  # a refused upload queues nothing
+    assert other_pool.status_code in (200, 201)
+    assert quota(other_pool) == (2, 1)
 
 
 async def test_each_workspace_has_its_own_budget(

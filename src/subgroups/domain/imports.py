@@ -132,6 +132,8 @@ class ImportJob:
     ignored_columns: tuple[str, ...]
     created_at: datetime
     finished_at: datetime | None
+    # Takings-up in a row that wrote no batch (see ImportService's MAX_ATTEMPTS).
+    attempts: int = 0
 
 
 def plan_row(

@@ -142,6 +142,44 @@ def _check_header(header: list[str]) -> None:
         )
 
 
+def buffer_stream(buffer: bytes | bytearray) -> BinaryIO:
+    """A binary file over `buffer` that reads it in place (see _BufferReader)."""
+    return io.BufferedReader(_BufferReader(buffer))
+
+
+class _BufferReader(io.RawIOBase):
+    """A file read from a buffer already in memory, without copying it (io.BytesIO copies any
+    buffer but an immutable `bytes`): a large upload is held once, however often it is read."""
+
+    def __init__(self, buffer: bytes | bytearray) -> None:
+        self._view = memoryview(buffer)
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        count = min(len(buffer), len(self._view) - self._at)
+        buffer[:count] = self._view[self._at : self._at + count]
+        self._at += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: len(self._view)}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+    def close(self) -> None:
+        self._view.release()
+        super().close()
+
+
 class _NoClose(io.RawIOBase):
     """The caller's stream, which the text wrapper reads but must not close."""
 

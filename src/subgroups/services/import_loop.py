@@ -4,8 +4,9 @@
 lease of `ImportService`), so any number of loops share the queue. One job's failure never ends
 the loop: a file the import refuses is the sender's problem (logged as a warning and kept in the
 job's `failure`); anything else is logged as an error, and the job, left with its lease, is resumed
-once the lease has lapsed. On shutdown the run in progress stops after the batch it is writing,
-and is resumed after the last committed batch by whichever loop next finds its lease lapsed.
+once the lease has lapsed, until it has failed MAX_ATTEMPTS times in a row and is given up. On
+shutdown the run in progress stops after the batch it is writing and lets its lease go, so the
+next loop to look for work resumes it, after its last committed batch, at once.
 """
 
 from __future__ import annotations
@@ -17,17 +18,9 @@ from typing import Protocol
 
 from subgroups.domain.imports import ImportCounts, ImportJob, ImportStatus
 from subgroups.errors import Conflict, DatabaseUnavailable, LeaseLost
-from subgroups.services.imports import Progress, new_owner
+from subgroups.services.imports import ImportGivenUp, Progress, RunPaused, new_owner
 
 log = logging.getLogger("subgroups.imports")
-
-
-class _Stopping(Exception):
-    """The process is shutting down: the run ends after the batch just committed."""
-
-    def __init__(self, import_id: str) -> None:
-        super().__init__(import_id)
-        self.import_id = import_id
 
 
 class QueuedImports(Protocol):
@@ -58,16 +51,25 @@ class ImportLoop:
 
         def progress(job: ImportJob, _counts: ImportCounts) -> None:
             if stop is not None and stop.is_set():
-                raise _Stopping(job.id)
+                raise RunPaused(job.id)
 
         try:
             job = await self._imports.run_next(owner=self.owner, progress=progress)
-        except _Stopping as stopping:
+        except RunPaused as paused:
             log.info(
-                "import %s paused for shutdown; the next process to find it resumes it",
-                stopping.import_id,
+                "import %s paused for shutdown; the next process to look for work resumes it",
+                paused.import_id,
             )
             return False
+        except ImportGivenUp as given_up:
+            log.error(
+                "import %s given up: %s",
+                given_up.job.id,
+                given_up.job.failure,
+                exc_info=given_up.__cause__,
+                extra={"workspace_id": given_up.job.workspace_id},
+            )
+            return True
         except (LeaseLost, Conflict) as error:
             # Another process took the job over (this one stalled past its lease): the job is theirs.
             log.warning("import run given up: %s", error.message)

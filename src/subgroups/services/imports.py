@@ -9,7 +9,6 @@ file with the job and is run by the background loop of `subgroups serve` or `sub
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import socket
 import uuid
@@ -30,17 +29,53 @@ from subgroups.domain.imports import (
 )
 from subgroups.domain.models import Group, State
 from subgroups.domain.subscriptions import Assignment
-from subgroups.errors import Conflict, GroupArchived, InvalidRequest, LeaseLost, NotFound
-from subgroups.services.import_files import FileSummary, check_file, read_rows
+from subgroups.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    GroupArchived,
+    InvalidRequest,
+    LeaseLost,
+    NotFound,
+)
+from subgroups.services.import_files import FileSummary, buffer_stream, check_file, read_rows
 from subgroups.services.ports import Clock, GroupStore, ImportStore, WorkspaceStore
 
 if TYPE_CHECKING:
     from subgroups.services.person import PersonService
 
 BATCH_ROWS: Final = 2000
+# How many times in a row a background run may end in an error of the service (not of the file)
+# before a batch is written: a job past it is ended as failed instead of being tried again.
+MAX_ATTEMPTS: Final = 3
 Progress = Callable[[ImportJob, ImportCounts], None]
 _Item = tuple[int, dict[str, str]] | RowError
 _Rows = Iterator[_Item]
+
+
+class RunPaused(Exception):
+    """Raised by a `progress` callback of `run_next` to stop the run after the batch just
+    written (a shutdown): the job's lease is let go, so the next process resumes it at once."""
+
+    def __init__(self, import_id: str) -> None:
+        super().__init__(import_id)
+        self.import_id = import_id
+
+
+class ImportGivenUp(Exception):
+    """A background run failed MAX_ATTEMPTS times in a row: the job is now ended as failed.
+    The last error, when this process saw it, is the `__cause__`."""
+
+    def __init__(self, job: ImportJob) -> None:
+        super().__init__(job.id)
+        self.job = job
+
+
+def given_up_reason(attempts: int) -> str:
+    return (
+        f"The import was stopped {attempts} times in a row by an error of the service, not of"
+        " the file, before it could write another batch, and was given up; the server's log"
+        " has the errors. Send the file again to retry it."
+    )
 
 
 def new_owner() -> str:
@@ -58,11 +93,13 @@ class ImportService:
         clock: Clock,
         lease_seconds: float,
         batch_rows: int = BATCH_ROWS,
+        max_attempts: int = MAX_ATTEMPTS,
         person: PersonService | None = None,
     ) -> None:
         """`person`: consulted so that an import never resubscribes an erased person's address
         without consent given after the erasure (§11)."""
         self._person = person
+        self._max_attempts = max_attempts
         self._store = store
         self._groups = groups
         self._workspaces = workspaces
@@ -85,11 +122,13 @@ class ImportService:
         return await self._create(workspace_id, file_name, summary, dry_run, owner, None)
 
     async def submit(
-        self, *, workspace_id: int, file_name: str, content: bytes, dry_run: bool
+        self, *, workspace_id: int, file_name: str, content: bytes | bytearray, dry_run: bool
     ) -> ImportJob:
-        """Queues an import whose file is kept with it, for a background worker to run."""
+        """Queues an import whose file is kept with it, for a background worker to run. The file
+        is checked and stored from `content` itself, never copied whole."""
         await self._workspace(workspace_id)
-        summary = await asyncio.to_thread(check_file, io.BytesIO(content))
+        with buffer_stream(content) as stream:
+            summary = await asyncio.to_thread(check_file, stream)
         return await self._create(workspace_id, file_name, summary, dry_run, None, content)
 
     async def get(self, *, workspace_id: int, import_id: str) -> ImportJob:
@@ -124,19 +163,42 @@ class ImportService:
 
     async def run_next(self, *, owner: str, progress: Progress | None = None) -> ImportJob | None:
         """Claims and runs one queued (or abandoned) import whose file is kept with it; None
-        when there is none. `progress` is called after each batch (an exception it raises stops
-        the run there, leaving the job to be resumed)."""
+        when there is none. `progress` is called after each batch; RunPaused raised there stops
+        the run and lets the job go (raised again), any other exception stops the run and
+        leaves the job to be resumed once its lease has lapsed. Raises ImportGivenUp when the
+        job has now failed MAX_ATTEMPTS times in a row (see `_give_up`)."""
         now = self._clock.now()
         job = await self._store.claim_next(owner=owner, at=now, stale_before=now - self._lease)
         if job is None:
             return None
+        if job.attempts > self._max_attempts:
+            # Its runners died (a crash of the process, not an exception) without a batch.
+            raise ImportGivenUp(await self._give_up(job, owner, job.attempts - 1))
         content = await self._store.content(job.workspace_id, job.id)
         if content is None:  # finished by its previous owner at the last moment
             return job
         try:
-            return await self.run(job, owner=owner, stream=io.BytesIO(content), progress=progress)
+            with buffer_stream(content) as stream:
+                return await self.run(job, owner=owner, stream=stream, progress=progress)
         except InvalidRequest:
             return await self.get(workspace_id=job.workspace_id, import_id=job.id)
+        except RunPaused:
+            await self._store.release(job.workspace_id, job.id, owner=owner)
+            raise
+        except (Conflict, DatabaseUnavailable):
+            # Not the job's doing (another process has it, or the database is away), or already
+            # ended as failed by `run`.
+            raise
+        except Exception as error:
+            # Read again: a batch this run wrote before the error started the count again.
+            attempts = (await self.get(workspace_id=job.workspace_id, import_id=job.id)).attempts
+            if attempts < self._max_attempts:
+                raise  # tried again once its lease has lapsed
+            raise ImportGivenUp(await self._give_up(job, owner, attempts)) from error
+
+    async def _give_up(self, job: ImportJob, owner: str, attempts: int) -> ImportJob:
+        await self._end(job, owner, ImportStatus.FAILED, given_up_reason(attempts))
+        return await self.get(workspace_id=job.workspace_id, import_id=job.id)
 
     async def _workspace(self, workspace_id: int) -> None:
         if await self._workspaces.get(workspace_id) is None:
@@ -161,7 +223,7 @@ class ImportService:
         summary: FileSummary,
         dry_run: bool,
         owner: str | None,
-        content: bytes | None,
+        content: bytes | bytearray | None,
     ) -> ImportJob:
         return await self._store.create(
             workspace_id=workspace_id,

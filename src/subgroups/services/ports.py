@@ -434,7 +434,7 @@ class ImportStore(Protocol):
         dry_run: bool,
         ignored_columns: Sequence[str],
         owner: str | None,
-        content: bytes | None,
+        content: bytes | bytearray | None,
         at: datetime,
     ) -> ImportJob:
         """A new job: running (by `owner`) or, with no owner, queued for a background worker.
@@ -457,9 +457,14 @@ class ImportStore(Protocol):
         self, *, owner: str, at: datetime, stale_before: datetime
     ) -> ImportJob | None:
         """Claims the oldest queued job, or one whose runner stopped renewing its lease, among
-        those whose file is kept with them."""
+        those whose file is kept with them. Claiming counts one attempt (see `attempts`), and
+        every batch written starts the count again."""
 
-    async def content(self, workspace_id: int, import_id: str) -> bytes | None:
+    async def release(self, workspace_id: int, import_id: str, *, owner: str) -> bool:
+        """Lets go of a running job `owner` still holds: it is queued again, with its progress,
+        for any process to claim at once. False (nothing changed) if `owner` no longer runs it."""
+
+    async def content(self, workspace_id: int, import_id: str) -> bytearray | None:
         """The file kept with the job, if it was."""
 
     async def apply(

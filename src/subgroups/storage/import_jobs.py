@@ -27,14 +27,17 @@ from subgroups.storage.engine import Database
 from subgroups.storage.tables import import_errors, import_files, imports
 
 COUNTERS: Final = tuple(f.name for f in fields(ImportCounts))
+# The size of the parts a kept file is stored in (see tables.import_files).
+FILE_PART: Final = 1 << 20
 ERROR_COLUMNS: Final = ("workspace_id", "import_id", "line", "column_name", "value", "message")
-# The progress of one batch: each counter advances, the lease is renewed; nothing happens unless
-# the job is still running and still this owner's. Parameters: the counters' steps in COUNTERS'
-# order, then the time, the workspace, the import and the owner.
+# The progress of one batch: each counter advances, the lease is renewed, and the run counts as
+# one that works (attempts start again from naught); nothing happens unless the job is still
+# running and still this owner's. Parameters: the counters' steps in COUNTERS' order, then the
+# time, the workspace, the import and the owner.
 PROGRESS: Final = (
     "UPDATE imports SET "
     + ", ".join(f"{c} = {c} + {{}}" for c in COUNTERS)
-    + ", heartbeat_at = {} WHERE workspace_id = {} AND id = {} AND owner = {}"
+    + ", attempts = 0, heartbeat_at = {} WHERE workspace_id = {} AND id = {} AND owner = {}"
     " AND status = 'running'"
 )
 
@@ -65,7 +68,7 @@ class SqlImportJobs(abc.ABC):
         dry_run: bool,
         ignored_columns: Sequence[str],
         owner: str | None,
-        content: bytes | None,
+        content: bytes | bytearray | None,
         at: datetime,
     ) -> ImportJob:
         values: dict[str, Any] = {
@@ -82,16 +85,25 @@ class SqlImportJobs(abc.ABC):
             "ignored_columns": json.dumps(list(ignored_columns)),
             "owner": owner,
             "heartbeat_at": None if owner is None else at,
+            "attempts": 0 if owner is None else 1,
             "created_at": at,
             "finished_at": None,
         }
 
         def insert(conn: Connection) -> None:
             conn.execute(imports.insert().values(values))
-            if content is not None:
+            if content is None:
+                return
+            # One statement per part, each given a view of its slice: the driver copies a part
+            # at a time, never the whole file.
+            whole = memoryview(content)
+            for part, start in enumerate(range(0, max(len(whole), 1), FILE_PART)):
                 conn.execute(
                     import_files.insert().values(
-                        workspace_id=workspace_id, import_id=import_id, content=content
+                        workspace_id=workspace_id,
+                        import_id=import_id,
+                        part=part,
+                        content=whole[start : start + FILE_PART],
                     )
                 )
 
@@ -140,10 +152,30 @@ class SqlImportJobs(abc.ABC):
                 imports.c.id == import_id,
                 _claimable(stale_before),
             )
-            .values(owner=owner, heartbeat_at=at, status=ImportStatus.RUNNING)
+            .values(
+                owner=owner,
+                heartbeat_at=at,
+                status=ImportStatus.RUNNING,
+                attempts=imports.c.attempts + 1,
+            )
         )
         claimed: bool = await self._db.write(lambda conn: conn.execute(claim).rowcount == 1)
         return claimed
+
+    async def release(self, workspace_id: int, import_id: str, *, owner: str) -> bool:
+        # Guarded as a batch's progress is: only the owner of a job that still runs lets it go.
+        release = (
+            update(imports)
+            .where(
+                imports.c.workspace_id == workspace_id,
+                imports.c.id == import_id,
+                imports.c.owner == owner,
+                imports.c.status == ImportStatus.RUNNING,
+            )
+            .values(owner=None, heartbeat_at=None, status=ImportStatus.QUEUED)
+        )
+        released: bool = await self._db.write(lambda conn: conn.execute(release).rowcount == 1)
+        return released
 
     async def claim_next(
         self, *, owner: str, at: datetime, stale_before: datetime
@@ -155,6 +187,7 @@ class SqlImportJobs(abc.ABC):
                 and_(
                     import_files.c.workspace_id == imports.c.workspace_id,
                     import_files.c.import_id == imports.c.id,
+                    import_files.c.part == 0,
                 ),
             )
             .where(_claimable(stale_before))
@@ -170,12 +203,22 @@ class SqlImportJobs(abc.ABC):
                 return await self.get(workspace_id, import_id)
         return None
 
-    async def content(self, workspace_id: int, import_id: str) -> bytes | None:
-        query = select(import_files.c.content).where(
-            import_files.c.workspace_id == workspace_id, import_files.c.import_id == import_id
+    async def content(self, workspace_id: int, import_id: str) -> bytearray | None:
+        query = (
+            select(import_files.c.content)
+            .where(
+                import_files.c.workspace_id == workspace_id,
+                import_files.c.import_id == import_id,
+            )
+            .order_by(import_files.c.part)
+            .execution_options(yield_per=1)
         )
+        # Part after part into one buffer: the file is held once, plus the part being read.
+        content: bytearray | None = None
         async with self._db.snapshot() as conn:
-            content: bytes | None = (await conn.execute(query)).scalar_one_or_none()
+            async for (part,) in await conn.stream(query):
+                content = bytearray() if content is None else content
+                content += part
         return content
 
     async def finish(
@@ -265,4 +308,5 @@ def _job(row: Mapping[Any, Any]) -> ImportJob:
         ignored_columns=tuple(json.loads(row["ignored_columns"])),
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+        attempts=row["attempts"],
     )

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # Alembic is loaded only to migrate: checking a revision need
 # The newest revision the package ships. Every command and server start compares the database with
 # it, so it is written here rather than read from the scripts each time (loading Alembic to do that
 # costs about a tenth of a second per command); tests/test_migrations.py holds it to the scripts.
-HEAD: Final = "0009_imports_by_time"
+HEAD: Final = "0011_import_file_parts"
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -370,6 +370,9 @@ imports = Table(
     Column("ignored_columns", Text, nullable=False),  # the unknown header names, a JSON array
     Column("owner", String(64)),
     Column("heartbeat_at", Timestamp()),
+    # Takings-up in a row that wrote no batch (reset by every batch): a job that keeps stopping
+    # its runner before any progress is given up after a few, not retried forever.
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("created_at", Timestamp(), nullable=False),
     Column("finished_at", Timestamp()),
     Index(None, "workspace_id", "sha256"),
@@ -377,12 +380,14 @@ imports = Table(
 )
 
 # The file of an import started over HTTP or from the dashboard, kept until the import is over, so
-# that whichever process runs it (or resumes it after a crash) reads the same bytes.
+# that whichever process runs it (or resumes it after a crash) reads the same bytes. It is kept in
+# numbered parts of at most FILE_PART bytes: no driver then needs a copy of a whole file at once.
 import_files = Table(
     "import_files",
     metadata,
     Column("workspace_id", Integer, primary_key=True),
     Column("import_id", String(36), primary_key=True),
+    Column("part", Integer, primary_key=True),
     Column("content", LargeBinary, nullable=False),
     ForeignKeyConstraint(["workspace_id", "import_id"], ["imports.workspace_id", "imports.id"]),
 )

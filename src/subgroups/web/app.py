@@ -134,7 +134,7 @@ async def delivering(services: Services, deliver: bool) -> AsyncIterator[None]:
 @asynccontextmanager
 async def importing(services: Services, run: bool) -> AsyncIterator[None]:
     """Runs the import loop while the app serves; on shutdown the import in progress stops after
-    its current batch (and is resumed by the next process to find it)."""
+    its current batch and lets the import go, for the next process to resume at once."""
     if not run:
         yield
         return

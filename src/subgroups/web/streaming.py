@@ -1,5 +1,10 @@
 """Downloads streamed as they are read (exports, import error reports): memory stays flat at any
-size, and the database cursor behind them is let go as soon as the response ends."""
+size, and the database cursor behind them is let go as soon as the response ends.
+
+A HEAD request gets the headers a GET would get, once the request has been checked as a GET's
+is, and no line is read: a client that asks what a download would be must not cost the server
+the whole query (Starlette answers HEAD with the GET route, which would stream every line to a
+server that then drops them)."""
 
 from __future__ import annotations
 
@@ -42,7 +47,17 @@ class TextDownload(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            if scope["method"] == "HEAD":
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": self.status_code,
+                        "headers": self.raw_headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                await super().__call__(scope, receive, send)
         finally:
             if isinstance(self._lines, AsyncGenerator):
                 await self._lines.aclose()

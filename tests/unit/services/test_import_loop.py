@@ -13,7 +13,7 @@ import pytest
 from subgroups.domain.imports import ImportCounts, ImportJob, ImportStatus
 from subgroups.errors import DatabaseUnavailable, LeaseLost
 from subgroups.services.import_loop import ImportLoop
-from subgroups.services.imports import Progress
+from subgroups.services.imports import ImportGivenUp, Progress
 
 Run = Callable[[Progress | None], ImportJob | None]
 
@@ -159,9 +159,28 @@ async def test_a_stop_ends_the_run_after_the_batch_it_is_writing(
     assert levels(caplog) == [
         (
             logging.INFO,
-            "import job-running paused for shutdown; the next process to find it resumes it",
+            "import job-running paused for shutdown; the next process to look for work resumes it",
         )
     ]
+
+
+async def test_an_import_given_up_is_one_error_with_the_last_failure_and_the_loop_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    failed = job(ImportStatus.FAILED, failure="given up")
+    given_up = ImportGivenUp(failed)
+    given_up.__cause__ = RuntimeError("a bug")
+    queue = ScriptedQueue(raises(given_up), returns(job(ImportStatus.FINISHED)))
+
+    await run_until_drained(ImportLoop(imports=queue, poll_seconds=0.01), queue)
+
+    logged = levels(caplog)
+    assert [level for level, _ in logged] == [logging.ERROR, logging.INFO]
+    assert logged[0][1] == "import job-failed given up: given up"
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.exc_info is not None
+    assert error.exc_info[1] is given_up.__cause__
 
 
 async def test_an_idle_loop_polls_and_stops_at_once(caplog: pytest.LogCaptureFixture) -> None:
