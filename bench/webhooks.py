@@ -517,6 +517,8 @@ def working(url: str, log: Path) -> Iterator[int]:
         )
         try:
             yield process.pid
+            if process.poll() is not None:  # it never delivered: no figure to report
+                raise RuntimeError(f"subgroups worker exited ({process.returncode}); see {log}")
         finally:
             process.terminate()
             try:
