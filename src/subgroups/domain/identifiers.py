@@ -8,6 +8,7 @@ contract's message.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Final
 
 import phonenumbers
@@ -23,6 +24,13 @@ MAX_RAW_ENTRIES: Final = 1000
 
 TOO_MANY_EXTERNAL_IDS: Final = "The max number of external_ids and aliases per request was exceeded"
 TOO_MANY_IDS: Final = "The max number of ids per request was exceeded"
+# Addresses whose normalised form is remembered, most recently used first. email-validator's
+# Unicode checks are the largest single cost of a one-email set (BENCHMARKS.md), and the same
+# addresses come back (a person changing their mind, a retried request, an import run twice);
+# the answer for a string never changes, so a hit gives exactly what the validator would. Only
+# valid addresses are kept (at most 254 characters each): under 10 MB even if all were long and
+# non-ASCII.
+EMAIL_CACHE_SIZE: Final = 4096
 
 _PHONE_FORMATTING = str.maketrans("", "", " -.()")
 
@@ -75,11 +83,17 @@ def normalise_external_id(value: str) -> str:
 
 
 def normalise_email(value: str) -> str:
-    trimmed = value.strip()
     try:
-        checked = validate_email(trimmed, check_deliverability=False)
+        return checked_email(value.strip())
     except EmailNotValidError:
         raise InvalidRequest(f"Invalid email address: {_quoted(value)}") from None
+
+
+@lru_cache(maxsize=EMAIL_CACHE_SIZE)
+def checked_email(trimmed: str) -> str:
+    """The normalised form; raises EmailNotValidError, which the cache does not keep. Keyed by
+    the trimmed value, so no entry is longer than a valid address."""
+    checked = validate_email(trimmed, check_deliverability=False)
     return checked.normalized.lower()
 
 
