@@ -15,7 +15,7 @@ import pytest
 
 from subgroups.config import Settings
 from subgroups.container import Services
-from subgroups.domain.exports import StateLine
+from subgroups.domain.exports import StateCells
 from subgroups.domain.models import Source, StateChange
 from subgroups.services.exports import ExportService
 from subgroups.services.ports import ExportReader
@@ -33,12 +33,12 @@ class WatchedReader:
         self._reader = reader
         self.read: list[str] = []
 
-    def states(self, workspace_id: int, group_id: str | None) -> AsyncIterator[StateLine]:
+    def states(self, workspace_id: int, group_id: str | None) -> AsyncIterator[list[StateCells]]:
         return self._watch("states", self._reader.states(workspace_id, group_id))
 
     def states_as_of(
         self, workspace_id: int, group_id: str | None, at: datetime
-    ) -> AsyncIterator[StateLine]:
+    ) -> AsyncIterator[list[StateCells]]:
         return self._watch("states", self._reader.states_as_of(workspace_id, group_id, at))
 
     def changes(

@@ -25,10 +25,17 @@ MAX_RAW_ENTRIES: Final = 1000
 
 TOO_MANY_EXTERNAL_IDS: Final = "The max number of external_ids and aliases per request was exceeded"
 TOO_MANY_IDS: Final = "The max number of ids per request was exceeded"
+# Addresses whose normalised form is remembered, most recently used first. email-validator's
+# Unicode checks are the largest single cost of a one-email set (BENCHMARKS.md), and the same
+# addresses come back (a person changing their mind, a retried request, an import run twice);
+# the answer for a string never changes, so a hit gives exactly what the validator would. Only
+# valid addresses are kept (at most 254 characters each): under 10 MB even if all were long and
+# non-ASCII.
+EMAIL_CACHE_SIZE: Final = 4096
 
 _PHONE_FORMATTING = str.maketrans("", "", " -.()")
-# Addresses and numbers normalised lately, by the string sent: an import names a person once per
-# group, and a client sends the same few addresses again and again. Invalid ones are not kept.
+# Numbers normalised lately: an import names a person once per group, and a client sends the
+# same few numbers again and again.
 _RECENT: Final = 16_384
 
 
@@ -98,32 +105,54 @@ def normalise_external_id(value: str) -> str:
     return value
 
 
-@lru_cache(maxsize=_RECENT)
 def normalise_email(value: str) -> str:
-    trimmed = value.strip()
     try:
-        checked = validate_email(trimmed, check_deliverability=False)
+        return checked_email(value.strip())
     except EmailNotValidError:
         raise InvalidRequest(f"Invalid email address: {_quoted(value)}") from None
+
+
+@lru_cache(maxsize=EMAIL_CACHE_SIZE)
+def checked_email(trimmed: str) -> str:
+    """The normalised form; raises EmailNotValidError, which the cache does not keep. Keyed by
+    the trimmed value, so no entry is longer than a valid address."""
+    checked = validate_email(trimmed, check_deliverability=False)
     return checked.normalized.lower()
 
 
-@lru_cache(maxsize=_RECENT)
 def normalise_phone(value: str) -> str:
     compact = value.translate(_PHONE_FORMATTING)
+    # Remembered by the compact form, never by the string sent, and only when short: padding a
+    # number with spaces or dashes must not let a client fill memory with long keys.
+    checked = _recent_phone(compact) if len(compact) <= _PHONE_KEY else _e164(compact)
+    if checked is None:
+        raise _invalid_phone(value)
+    return checked
+
+
+_PHONE_KEY: Final = 32
+
+
+@lru_cache(maxsize=_RECENT)
+def _recent_phone(compact: str) -> str | None:
+    return _e164(compact)
+
+
+def _e164(compact: str) -> str | None:
+    """The E.164 form of a number without its formatting; None when it is not a valid one."""
     if (
         len(compact) < 2
         or compact[0] != "+"
         or not compact[1:].isascii()
         or not compact[1:].isdigit()
     ):
-        raise _invalid_phone(value)
+        return None
     try:
         number = phonenumbers.parse(compact, None)
     except phonenumbers.NumberParseException:
-        raise _invalid_phone(value) from None
+        return None
     if not phonenumbers.is_possible_number(number):
-        raise _invalid_phone(value)
+        return None
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 

@@ -78,6 +78,9 @@ class RateLimitService:
         self._failures_unreported = 0
         # The window end of each counter as last learned, per store, to save a round trip.
         self._ends: dict[tuple[bool, str], float] = {}
+        # Each workspace's counter key per pool, made once: `key_for` builds it anew at every call.
+        # Workspaces are few and made by an operator, so this stays small.
+        self._workspace_keys: dict[tuple[Pool, int], str] = {}
 
     async def hit(
         self, *, workspace_id: int, permission: Permission, pool: Pool | None = None
@@ -102,11 +105,18 @@ class RateLimitService:
         return await self._count(workspace_id, pool or POOL_OF[permission], amount=0)
 
     async def _count(self, workspace_id: int, pool: Pool, *, amount: int) -> Quota:
-        return await self._count_key(pool, str(workspace_id), amount=amount)
+        key = self._workspace_keys.get((pool, workspace_id))
+        if key is None:
+            key = self._workspace_keys[pool, workspace_id] = self._items[pool].key_for(
+                pool.value, str(workspace_id)
+            )
+        return await self._count_in(self._items[pool], key, amount)
 
     async def _count_key(self, pool: Pool, who: str, *, amount: int) -> Quota:
         item = self._items[pool]
-        key = item.key_for(pool.value, who)
+        return await self._count_in(item, item.key_for(pool.value, who), amount)
+
+    async def _count_in(self, item: RateLimitItem, key: str, amount: int) -> Quota:
         if self._shared is not None and time.monotonic() >= self._shared_retry_at:
             try:
                 return await self._quota(self._shared, item, key, amount)

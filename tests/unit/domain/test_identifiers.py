@@ -8,11 +8,14 @@ from collections.abc import Callable, Sequence
 
 import phonenumbers
 import pytest
+from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from subgroups.domain.identifiers import (
+    EMAIL_CACHE_SIZE,
     MAX_IDS,
+    checked_email,
     normalise_email,
     normalise_external_id,
     normalise_phone,
@@ -206,6 +209,27 @@ def test_email_normalisation_is_idempotent(value: str) -> None:
 )
 def test_invalid_emails_are_rejected_and_named(value: str) -> None:
     assert message_of(lambda: normalise_email(value)) == f"Invalid email address: '{value}'"
+
+
+@properties
+@given(st.one_of(st.emails(), ascii_emails, st.text(max_size=40)), whitespace)
+def test_remembered_emails_get_the_validators_answer(value: str, padding: str) -> None:
+    try:
+        expected: str | None = validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = None
+    for sent in (value, value, padding + value + padding):  # the later ones may be remembered
+        normalised, rejected = attempt(lambda: normalise_email(sent))  # noqa: B023  # called at once
+        assert normalised == (expected.lower() if expected is not None else None)
+        assert rejected == (None if expected is not None else f"Invalid email address: '{sent}'")
+
+
+def test_remembered_emails_are_bounded() -> None:
+    for n in range(EMAIL_CACHE_SIZE + 10):
+        normalise_email(f"user{n}@example.com")
+    with pytest.raises(InvalidRequest):
+        normalise_email("not an address")
+    assert checked_email.cache_info().currsize == EMAIL_CACHE_SIZE
 
 
 def test_unicode_emails_are_compared_in_one_normal_form() -> None:
