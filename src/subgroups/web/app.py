@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -126,13 +126,10 @@ async def delivering(services: Services, deliver: bool) -> AsyncIterator[None]:
         yield
         return
     dispatcher = services.dispatcher()
-    stop = asyncio.Event()
-    running = asyncio.create_task(dispatcher.run(stop))
     try:
-        yield
+        async with _in_background(dispatcher.run):
+            yield
     finally:
-        stop.set()
-        await running
         await dispatcher.aclose()
 
 
@@ -143,9 +140,17 @@ async def importing(services: Services, run: bool) -> AsyncIterator[None]:
     if not run:
         yield
         return
-    loop = services.import_loop()
+    async with _in_background(services.import_loop().run):
+        yield
+
+
+@asynccontextmanager
+async def _in_background(
+    run: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+) -> AsyncIterator[None]:
+    """`run(stop)` as a task while the block runs; then `stop` is set and the task awaited."""
     stop = asyncio.Event()
-    running = asyncio.create_task(loop.run(stop))
+    running = asyncio.create_task(run(stop))
     try:
         yield
     finally:
