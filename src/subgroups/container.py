@@ -17,7 +17,7 @@ from subgroups.services.imports import ImportService
 from subgroups.services.in_flight import InFlight
 from subgroups.services.keys import KeyService
 from subgroups.services.links import LinkService
-from subgroups.services.metrics import Metrics, backlog_families
+from subgroups.services.metrics import Metrics, backlog_families, import_families
 from subgroups.services.operators import OperatorService
 from subgroups.services.person import PersonService
 from subgroups.services.ports import (
@@ -217,6 +217,19 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         reports=report_store,
         clock=clock,
     )
+    imports = ImportService(
+        store=backend.imports,
+        groups=groups,
+        workspaces=workspaces,
+        clock=clock,
+        lease_seconds=settings.import_lease_seconds,
+        person=person,
+    )
+
+    async def import_queue() -> list[Metric]:
+        return import_families(await imports.queue())
+
+    metrics.add_scrape_collector(import_queue)
     return Services(
         settings=settings,
         db=db,
@@ -261,14 +274,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         webhook_queue=webhooks,
         in_flight=InFlight(),
         group_cache=groups,
-        imports=ImportService(
-            store=backend.imports,
-            groups=groups,
-            workspaces=workspaces,
-            clock=clock,
-            lease_seconds=settings.import_lease_seconds,
-            person=person,
-        ),
+        imports=imports,
         exports=ExportService(reader=backend.exports, groups=groups, workspaces=workspaces),
         history=HistoryService(groups=groups, reader=SqlHistoryReader(db)),
     )

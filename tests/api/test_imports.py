@@ -471,3 +471,58 @@ async def test_a_file_larger_than_a_part_is_kept_in_parts_and_run_whole(
     report = (await client.get(f"/imports/{sent.json()['import_id']}", headers=tenant.auth)).json()
     assert (report["status"], report["rows"], report["subscribed"]) == ("finished", 40_000, 40_000)
     assert await jobs(services) == (1, 0)
+
+
+async def test_metrics_show_the_imports_waiting_and_the_running_ones_progress(
+    client: httpx.AsyncClient, services: Services, tenant: Tenant
+) -> None:
+    g = tenant.email_group.id
+
+    def gauges(text: str) -> dict[str, float]:
+        names = (
+            "subgroups_imports_queued",
+            "subgroups_imports_running",
+            "subgroups_import_rows_done",
+            "subgroups_import_rows_total",
+        )
+        found = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in names:
+                found[name] = float(value)
+        return found
+
+    # /metrics answers loopback only.
+    local = httpx.ASGITransport(
+        app=create_app(services.settings, services), client=("127.0.0.1", 1)
+    )
+    scraper = httpx.AsyncClient(transport=local, base_url="http://testserver")
+
+    async def scraped() -> dict[str, float]:
+        answer = await scraper.get("/metrics")
+        assert answer.status_code == 200
+        return gauges(answer.text)
+
+    assert await scraped() == {
+        "subgroups_imports_queued": 0,
+        "subgroups_imports_running": 0,
+        "subgroups_import_rows_done": 0,
+        "subgroups_import_rows_total": 0,
+    }
+    for n in (3, 5):
+        rows = [f"m{n}-{i},m{n}-{i}@example.com,{{g}},subscribed" for i in range(n)]
+        assert (await send(client, tenant, csv_file(g, *rows))).status_code == 202
+    assert (await scraped())["subgroups_imports_queued"] == 2
+
+    # A runner takes the older one up (and holds it: nothing of it is applied yet).
+    now = services.clock.now()
+    taken = await services.imports._store.claim_next(owner="elsewhere", at=now, stale_before=now)
+    assert taken is not None
+    assert taken.counts.rows == 0
+    assert await scraped() == {
+        "subgroups_imports_queued": 1,
+        "subgroups_imports_running": 1,
+        "subgroups_import_rows_done": 0,
+        "subgroups_import_rows_total": 3,
+    }
+    await scraper.aclose()

@@ -50,6 +50,17 @@ _COLUMN_OF_MESSAGE: Final = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class ImportQueue:
+    """The imports not yet over, across workspaces (for /metrics): how many wait for a runner,
+    how many run, and the rows the running ones have done of the rows their files hold."""
+
+    queued: int
+    running: int
+    rows_done: int
+    rows_total: int
+
+
 class ImportStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 from subgroups.domain.imports import (
     ImportCounts,
     ImportJob,
+    ImportQueue,
     ImportRow,
     ImportStatus,
     RowError,
@@ -142,6 +143,10 @@ class ImportService:
     async def recent(self, *, workspace_id: int, limit: int = 50) -> list[ImportJob]:
         """The workspace's latest imports, newest first."""
         return await self._store.recent(workspace_id, limit=limit)
+
+    async def queue(self) -> ImportQueue:
+        """The imports queued or running, in every workspace (for /metrics)."""
+        return await self._store.queue()
 
     def errors(self, *, workspace_id: int, import_id: str) -> AsyncIterator[RowError]:
         return self._store.errors(workspace_id, import_id)

@@ -39,6 +39,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from subgroups.domain.imports import ImportQueue
 from subgroups.domain.webhooks import Backlog
 
 # The text format prometheus_client writes.
@@ -245,6 +246,27 @@ def backlog_families(backlog: Backlog, *, now: datetime) -> list[Metric]:
             "subgroups_webhook_oldest_undelivered_age_seconds",
             "Age of the oldest change not yet delivered to an enabled endpoint (0: none).",
             value=round(age, 3),
+        ),
+    ]
+
+
+def import_families(queue: ImportQueue) -> list[Metric]:
+    """Import progress as gauges, read from the database when scraped: imports waiting for a
+    runner, imports running, and the rows the running ones have done of the rows they hold."""
+    return [
+        GaugeMetricFamily(
+            "subgroups_imports_queued", "Imports waiting for a runner.", value=queue.queued
+        ),
+        GaugeMetricFamily("subgroups_imports_running", "Imports running.", value=queue.running),
+        GaugeMetricFamily(
+            "subgroups_import_rows_done",
+            "Rows the running imports have applied or reported.",
+            value=queue.rows_done,
+        ),
+        GaugeMetricFamily(
+            "subgroups_import_rows_total",
+            "Rows the running imports' files hold.",
+            value=queue.rows_total,
         ),
     ]
 

@@ -10,6 +10,7 @@ from subgroups.domain.exports import StateCells
 from subgroups.domain.imports import (
     ImportCounts,
     ImportJob,
+    ImportQueue,
     ImportRow,
     ImportStatus,
     RowError,
@@ -444,6 +445,9 @@ class ImportStore(Protocol):
 
     async def recent(self, workspace_id: int, *, limit: int) -> list[ImportJob]:
         """The workspace's newest `limit` jobs, newest first."""
+
+    async def queue(self) -> ImportQueue:
+        """The jobs queued or running, in every workspace, and the running ones' progress."""
 
     async def resumable(self, workspace_id: int, sha256: str) -> ImportJob | None:
         """The newest unfinished import (not a dry run) of the file with this hash."""

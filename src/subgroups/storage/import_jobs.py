@@ -14,11 +14,12 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, delete, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from subgroups.domain.imports import (
     ImportCounts,
     ImportJob,
+    ImportQueue,
     ImportRow,
     ImportStatus,
     RowError,
@@ -135,6 +136,25 @@ class SqlImportJobs(abc.ABC):
         async with self._db.snapshot() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_job(row) for row in rows]
+
+    async def queue(self) -> ImportQueue:
+        query = (
+            select(
+                imports.c.status,
+                func.count(),
+                func.coalesce(func.sum(imports.c.rows), 0),
+                func.coalesce(func.sum(imports.c.total_rows), 0),
+            )
+            .where(imports.c.status.in_([ImportStatus.QUEUED, ImportStatus.RUNNING]))
+            .group_by(imports.c.status)
+        )
+        async with self._db.snapshot() as conn:
+            found = {
+                status: (n, done, total) for status, n, done, total in await conn.execute(query)
+            }
+        queued = found.get(ImportStatus.QUEUED, (0, 0, 0))[0]
+        running, done, total = found.get(ImportStatus.RUNNING, (0, 0, 0))
+        return ImportQueue(int(queued), int(running), int(done), int(total))
 
     async def _one(self, where: Any) -> ImportJob | None:
         query = select(imports).where(where).order_by(imports.c.created_at.desc()).limit(1)
